@@ -1,0 +1,83 @@
+"""Flags shared by several commands, as Annotated types, and the glue that turns them into a config.
+
+Model flags default to None so a command can tell "not given" (use the space file or the default)
+from an explicit value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from hpsearch.errors import ConfigError
+
+# --- common ---
+Data = Annotated[str, typer.Option("--data", help="Built-in name (digits, spiral) or a path to a .npz/.csv file.")]
+LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="CSV label column name (default: the last).")]
+ValFraction = Annotated[float, typer.Option("--val-fraction", help="Fraction of each class held out for validation.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed for the split, init, shuffling and dropout.")]
+Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout (tables go to stderr).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; errors still go to stderr.")]
+
+# --- model and training ---
+Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")]
+Reg = Annotated[Optional[float], typer.Option("--reg", help="Regularization strength (L2 by default).")]
+Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training split.")]
+Hidden = Annotated[Optional[str], typer.Option("--hidden", help="Hidden layer widths, comma-separated, e.g. 100,50 ('none' for a linear model).")]
+Activation = Annotated[Optional[str], typer.Option("--activation", help="relu, leaky_relu, elu, tanh or sigmoid.")]
+Init = Annotated[Optional[str], typer.Option("--init", help="small (0.01), xavier or he (default: he for ReLU family, xavier otherwise).")]
+Optimizer = Annotated[Optional[str], typer.Option("--optimizer", help="sgd, sgd_momentum, nesterov, adagrad, rmsprop or adam.")]
+BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Minibatch size.")]
+Dropout = Annotated[Optional[float], typer.Option("--dropout", help="Probability of dropping a hidden unit while training.")]
+Batchnorm = Annotated[Optional[bool], typer.Option("--batchnorm/--no-batchnorm", help="Batch normalization after each hidden layer.")]
+LrDecay = Annotated[Optional[float], typer.Option("--lr-decay", help="Per-epoch learning-rate multiplier (exponential decay unless --schedule step).")]
+Schedule = Annotated[Optional[str], typer.Option("--schedule", help="constant, step or exp.")]
+RegKind = Annotated[Optional[str], typer.Option("--reg-kind", help="l2 or l1.")]
+Dtype = Annotated[Optional[str], typer.Option("--dtype", help="float32 (fast, default) or float64.")]
+
+# config key -> the flag that sets it, so errors name the flag the user typed
+FLAGS = {
+    "lr": "--lr", "reg": "--reg", "epochs": "--epochs", "hidden": "--hidden", "activation": "--activation",
+    "init": "--init", "optimizer": "--optimizer", "batch_size": "--batch-size", "dropout": "--dropout",
+    "batchnorm": "--batchnorm", "lr_decay": "--lr-decay", "schedule": "--schedule", "reg_kind": "--reg-kind",
+    "dtype": "--dtype", "val_fraction": "--val-fraction",
+}
+
+
+def model_overrides(*, lr=None, reg=None, epochs=None, hidden=None, activation=None, init=None, optimizer=None,
+                    batch_size=None, dropout=None, batchnorm=None, lr_decay=None, schedule=None, reg_kind=None,
+                    dtype=None) -> dict:
+    """The model flags the user actually gave, as config keys (hidden parsed)."""
+    from hpsearch.config import parse_hidden
+
+    given = dict(lr=lr, reg=reg, epochs=epochs, activation=activation, init=init, optimizer=optimizer,
+                 batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
+                 reg_kind=reg_kind, dtype=dtype)
+    out = {k: v for k, v in given.items() if v is not None}
+    if hidden is not None:
+        try:
+            out["hidden"] = parse_hidden(hidden)
+        except ConfigError as e:
+            raise flagged(e) from None
+    if "lr_decay" in out and "schedule" not in out and out["lr_decay"] != 1.0:
+        out["schedule"] = "exp"
+    return out
+
+
+def build_config(base=None, **overrides):
+    """A TrainConfig from `base` (or the defaults) with `overrides`; errors name the CLI flag."""
+    from hpsearch.config import TrainConfig
+
+    try:
+        return (base or TrainConfig()).with_(**overrides)
+    except ConfigError as e:
+        raise flagged(e) from None
+
+
+def flagged(e: ConfigError) -> ConfigError:
+    """Rewrite 'lr must be > 0' as '--lr must be > 0' when the key came from a flag."""
+    flag = FLAGS.get(e.key or "")
+    if flag and e.message.startswith(e.key):
+        return ConfigError(flag + e.message[len(e.key):], e.hint, key=e.key)
+    return e

@@ -1,0 +1,1 @@
+"""The NumPy MLP library: layers, losses, update rules, schedules and the model."""
