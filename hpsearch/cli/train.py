@@ -73,6 +73,8 @@ def train(
         from hpsearch.report import train_table
 
         out.print(train_table(result, cfg, diagnosis))
+    if result.status == "diverged":  # the only trial diverged: a failed gate (exit 1), result already shown
+        raise typer.Exit(1)
 
 
 def _check_writable(path: str) -> None:

@@ -16,6 +16,8 @@ from hpsearch.errors import DataError
 
 def load_npz(path: Path, label_column: str | None = None):
     """An .npz archive holding arrays `X` (N, D) and `y` (N,)."""
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a readable .npz file (not a zip archive)", "save with np.savez(path, X=X, y=y)")
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in ("X", "y") if k not in z.files]

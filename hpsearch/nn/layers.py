@@ -13,19 +13,23 @@ import numpy as np
 # --- affine ---------------------------------------------------------------------------------------
 
 
-def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
-    """x: (N, D), w: (D, M), b: (M,) -> out: (N, M)."""
+def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None):
+    """x: (N, D), w: (D, M), b: (M,) or None -> out: (N, M).
+
+    b is None before a batchnorm layer, whose beta makes a bias redundant (its true gradient is 0).
+    """
     out = x @ w
-    out += b
-    return out, (x, w)
+    if b is not None:
+        out += b
+    return out, (x, w, b is not None)
 
 
 def affine_backward(dout: np.ndarray, cache):
-    """dout: (N, M) -> dx: (N, D), dw: (D, M), db: (M,)."""
-    x, w = cache
+    """dout: (N, M) -> dx: (N, D), dw: (D, M), db: (M,) (None when the forward had no bias)."""
+    x, w, has_b = cache
     dx = dout @ w.T
     dw = x.T @ dout
-    db = dout.sum(axis=0)
+    db = dout.sum(axis=0) if has_b else None
     return dx, dw, db
 
 

@@ -1,6 +1,7 @@
 """A fully-connected network of any depth: {affine - [batchnorm] - activation - [dropout]} x L - affine - softmax.
 
-Parameters live in `params` (W1, b1, gamma1, beta1, ..., WL, bL); batchnorm running statistics in `bn`.
+Parameters live in `params` (W1, b1, ..., WL, bL; a batchnorm layer has gamma_i, beta_i instead of b_i, whose
+bias would be redundant); batchnorm running statistics in `bn`.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ class MLP:
             fan_in, fan_out = dims[i], dims[i + 1]
             std = init_std(init, fan_in, cfg.init_scale)
             self.params[f"W{i + 1}"] = (rng.standard_normal((fan_in, fan_out)) * std).astype(self.dtype)
-            self.params[f"b{i + 1}"] = np.zeros(fan_out, dtype=self.dtype)
-            if cfg.batchnorm and i < self.num_layers - 1:
+            if not (cfg.batchnorm and i < self.num_layers - 1):  # batchnorm's beta replaces the bias
+                self.params[f"b{i + 1}"] = np.zeros(fan_out, dtype=self.dtype)
+            else:
                 self.params[f"gamma{i + 1}"] = np.ones(fan_out, dtype=self.dtype)
                 self.params[f"beta{i + 1}"] = np.zeros(fan_out, dtype=self.dtype)
                 self.bn.append(L.BatchNormState(np.zeros(fan_out, self.dtype), np.ones(fan_out, self.dtype)))
@@ -62,7 +64,7 @@ class MLP:
         caches = []
         p = self.params
         for i in range(1, self.num_layers):
-            h, c_aff = L.affine_forward(h, p[f"W{i}"], p[f"b{i}"])
+            h, c_aff = L.affine_forward(h, p[f"W{i}"], p.get(f"b{i}"))
             c_bn = None
             if self.batchnorm:
                 h, c_bn = L.batchnorm_forward(h, p[f"gamma{i}"], p[f"beta{i}"], self.bn[i - 1], train)
@@ -94,7 +96,9 @@ class MLP:
             dh = self._act_bwd(dh, c_act)
             if self.batchnorm:
                 dh, grads[f"gamma{i}"], grads[f"beta{i}"] = L.batchnorm_backward(dh, c_bn)
-            dh, grads[f"W{i}"], grads[f"b{i}"] = L.affine_backward(dh, c_aff)
+            dh, grads[f"W{i}"], db = L.affine_backward(dh, c_aff)
+            if db is not None:
+                grads[f"b{i}"] = db
         if reg > 0:
             for name in self.weight_names:
                 pen, dpen = self._penalty(self.params[name], reg)
