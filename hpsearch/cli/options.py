@@ -13,12 +13,18 @@ import typer
 from hpsearch.errors import ConfigError
 
 # --- common ---
-Data = Annotated[str, typer.Option("--data", help="Built-in name (digits, spiral) or a path to a .npz/.csv file.")]
+Data = Annotated[str, typer.Option("--data", help="Built-in name (digits, spiral), or a file, folder or comma list: "
+                                   ".npz, .csv, X.npy + y.npy, MNIST IDX (plain or .gz), CIFAR-10 binary .bin.")]
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="CSV label column name (default: the last).")]
 ValFraction = Annotated[float, typer.Option("--val-fraction", help="Fraction of each class held out for validation.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for the split, init, shuffling and dropout.")]
 Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout (tables go to stderr).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; errors still go to stderr.")]
+
+# --- data handling (see load_split) ---
+MaxSamples = Annotated[Optional[int], typer.Option("--max-samples", help="Use a stratified random subset of this many samples (train + validation), e.g. for quick coarse stages.")]
+Flatten = Annotated[bool, typer.Option("--flatten", help="Flatten image arrays (N,H,W[,C]) from .npy/.npz into feature rows (IDX and CIFAR files always are).")]
+Preprocess = Annotated[str, typer.Option("--preprocess", help="standardize (per-feature mean/std), center (subtract the mean image), center-channel (subtract per-channel means) or none; fitted on the training split. uint8 pixels are scaled to [0,1] first.")]
 
 # --- model and training ---
 Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")]
@@ -41,7 +47,7 @@ FLAGS = {
     "lr": "--lr", "reg": "--reg", "epochs": "--epochs", "hidden": "--hidden", "activation": "--activation",
     "init": "--init", "optimizer": "--optimizer", "batch_size": "--batch-size", "dropout": "--dropout",
     "batchnorm": "--batchnorm", "lr_decay": "--lr-decay", "schedule": "--schedule", "reg_kind": "--reg-kind",
-    "dtype": "--dtype", "val_fraction": "--val-fraction",
+    "dtype": "--dtype", "val_fraction": "--val-fraction", "max_samples": "--max-samples", "preprocess": "--preprocess",
 }
 
 
@@ -75,9 +81,23 @@ def build_config(base=None, **overrides):
         raise flagged(e) from None
 
 
-def flagged(e: ConfigError) -> ConfigError:
-    """Rewrite 'lr must be > 0' as '--lr must be > 0' when the key came from a flag."""
+def flagged(e):
+    """Rewrite 'lr must be > 0' as '--lr must be > 0' when the key came from a flag (same error type)."""
     flag = FLAGS.get(e.key or "")
     if flag and e.message.startswith(e.key):
-        return ConfigError(flag + e.message[len(e.key):], e.hint, key=e.key)
+        return type(e)(flag + e.message[len(e.key):], e.hint, key=e.key)
     return e
+
+
+def load_split(data: str, label_column: str | None = None, val_fraction: float = 0.2, seed: int = 0,
+               dtype: str | None = "float32", max_samples: int | None = None, flatten: bool = False,
+               preprocess: str = "standardize"):
+    """Load `--data` and split it as the data flags say; errors name the flag. Returns a data.Split."""
+    from hpsearch import data as D
+    from hpsearch.errors import DataError
+
+    try:
+        ds = D.load(data, label_column, flatten=flatten)
+        return D.split(ds, val_fraction, seed, dtype or "float32", max_samples=max_samples, preprocess=preprocess)
+    except DataError as e:
+        raise flagged(e) from None

@@ -14,6 +14,9 @@ def train(
     data: O.Data = "digits",
     label_column: O.LabelColumn = None,
     val_fraction: O.ValFraction = 0.2,
+    max_samples: O.MaxSamples = None,
+    flatten: O.Flatten = False,
+    preprocess: O.Preprocess = "standardize",
     lr: O.Lr = None,
     reg: O.Reg = None,
     epochs: O.Epochs = None,
@@ -34,7 +37,6 @@ def train(
     quiet: O.Quiet = False,
 ) -> None:
     """Train one configuration (default: a 64-100-10 ReLU net on digits) and show its history."""
-    from hpsearch import data as D
     from hpsearch.diagnosis import diagnose
     from hpsearch.train import fit
 
@@ -42,8 +44,7 @@ def train(
         lr=lr, reg=reg, epochs=epochs, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
         batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
         reg_kind=reg_kind, dtype=dtype))
-    ds = D.load(data, label_column)
-    split = D.split(ds, val_fraction, seed, cfg.dtype)
+    split = O.load_split(data, label_column, val_fraction, seed, cfg.dtype, max_samples, flatten, preprocess)
     if save:
         _check_writable(save)
 
@@ -65,7 +66,7 @@ def train(
 
     if save:
         _save(save, result, cfg, split)
-    payload = {"config": cfg.to_dict(), "data": {"name": ds.name, "fingerprint": ds.fingerprint},
+    payload = {"config": cfg.to_dict(), "data": split.info(),
                "seed": seed, **result.to_dict(history=True), "diagnosis": diagnosis}
     if json_out:
         emit_json(payload)
