@@ -38,7 +38,9 @@ def diagnose(result, cfg) -> list[dict]:
         return out
     s = _smooth(result.history.loss)
     if s.size >= 4 and np.all(np.isfinite(s)):
-        first, last = s[0], s[-1]
+        # the raw first-minibatch loss: smoothing the first window would average away a fast initial drop
+        first = result.initial_loss if math.isfinite(result.initial_loss or math.nan) else s[0]
+        last = s[-1]
         n = s.size
         early = s[max(1, n // 10)]
         third = s[max(1, n * 3 // 10)]

@@ -93,6 +93,15 @@ _train.register(app)
 from hpsearch.cli import data as _data  # noqa: E402
 
 _data.register(app)
+from hpsearch.cli import coarse as _coarse  # noqa: E402
+
+_coarse.register(app)
+from hpsearch.cli import fine as _fine  # noqa: E402
+
+_fine.register(app)
+from hpsearch.cli import report as _report  # noqa: E402
+
+_report.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,160 @@
+"""`hpsearch coarse`: a wide, short search (random over log ranges by default) from a space file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from hpsearch.cli import options as O
+
+Space = Annotated[str, typer.Option("--space", help="Search-space YAML file, or the built-in 'coarse' "
+                                    "(lr 1e-6..1, reg 1e-5..1e5, log, random, 5 epochs).")]
+Trials = Annotated[Optional[int], typer.Option("--trials", help="Number of random trials (default: the space file's).")]
+Sampler = Annotated[Optional[str], typer.Option("--sampler", help="random or grid (default: the space file's).")]
+Out = Annotated[str, typer.Option("--out", help="Results file (JSON, written atomically).")]
+Storage = Annotated[Optional[str], typer.Option("--storage", help="Optuna storage: a journal file path, sqlite:///x.db "
+                                                "or postgresql://... (default: a journal file beside --out).")]
+Study = Annotated[Optional[str], typer.Option("--study", help="Study name (default: '<command>-<out stem>').")]
+Fresh = Annotated[bool, typer.Option("--fresh", help="Delete the study's earlier trials and start over "
+                                     "(default: resume it).")]
+Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a warning is raised (best value on a range edge).")]
+TopK = Annotated[int, typer.Option("--show", help="Rows of the final table.")]
+
+
+def coarse(
+    space: Space = "coarse",
+    epochs: O.Epochs = None,
+    trials: Trials = None,
+    sampler: Sampler = None,
+    data: O.Data = "digits",
+    label_column: O.LabelColumn = None,
+    val_fraction: O.ValFraction = 0.2,
+    max_samples: O.MaxSamples = None,
+    flatten: O.Flatten = False,
+    preprocess: O.Preprocess = "standardize",
+    lr: O.Lr = None,
+    reg: O.Reg = None,
+    hidden: O.Hidden = None,
+    activation: O.Activation = None,
+    init: O.Init = None,
+    optimizer: O.Optimizer = None,
+    batch_size: O.BatchSize = None,
+    dropout: O.Dropout = None,
+    batchnorm: O.Batchnorm = None,
+    lr_decay: O.LrDecay = None,
+    schedule: O.Schedule = None,
+    reg_kind: O.RegKind = None,
+    dtype: O.Dtype = None,
+    seed: O.Seed = 0,
+    out: Out = "results.json",
+    storage: Storage = None,
+    study: Study = None,
+    fresh: Fresh = False,
+    strict: Strict = False,
+    show: TopK = 10,
+    json_out: O.Json = False,
+    quiet: O.Quiet = False,
+) -> None:
+    """Coarse search: many short trials over wide log ranges; the cost-explosion rule aborts hopeless ones.
+
+    Model flags fix a setting for every trial (a flag for a searched key stops searching it). Ctrl-C saves
+    what finished (exit 130); the same command resumes. Prints warnings when the best value sits on a
+    range edge.
+    """
+    from hpsearch.cli.stage import Stage, run_stage
+
+    overrides = O.model_overrides(
+        lr=lr, reg=reg, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
+        batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
+        reg_kind=reg_kind, dtype=dtype)
+    sp = apply_flags(load(space), overrides, epochs=epochs, trials=trials, sampler=sampler)
+    run_stage(Stage(command="coarse", space=sp, seed=seed, data=data_spec(data, label_column, val_fraction, seed, max_samples, flatten, preprocess),
+                    out=out, storage=storage, study=study, fresh=fresh, strict=strict, json_out=json_out,
+                    quiet=quiet, top_k=show, space_file=space))
+
+
+# identical in meaning to search_spaces/coarse.yaml (a test checks); built in so a fresh install has it
+BUILTIN_SPACES = {
+    "coarse": """\
+sampler: random
+trials: 50
+epochs: 5
+abort_factor: 3.0
+params:
+  lr:  {low: 1.0e-6, high: 1.0, log: true}
+  reg: {low: 1.0e-5, high: 1.0e+5, log: true}
+  hidden: [100]
+  optimizer: sgd_momentum
+  batch_size: 100
+""",
+}
+
+
+def load(spec: str):
+    """`--space`: a built-in name (coarse) or a path to a YAML file."""
+    from pathlib import Path
+
+    from hpsearch.space import load_space, parse_yaml
+
+    if spec in BUILTIN_SPACES and not Path(spec).exists():
+        return parse_yaml(BUILTIN_SPACES[spec], f"built-in space {spec!r}")
+    return load_space(spec)
+
+
+def apply_flags(sp, overrides: dict, *, epochs=None, trials=None, sampler=None):
+    """Flags override the space: model flags become fixed values; --epochs/--trials/--sampler replace the file's."""
+    from hpsearch.errors import ConfigError, SpaceError
+
+    O.build_config(**overrides)  # a bad flag value is reported with its flag name
+    changes = {}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if sampler is not None:
+        changes["sampler"] = sampler
+    if trials is not None:
+        changes["trials"] = trials
+    try:
+        sp = sp.fix(overrides).with_(**changes)
+        sp.base_config()
+    except SpaceError as e:
+        raise _as_flag(e, changes) from None
+    except ConfigError as e:
+        raise O.flagged(e) from None
+    if sp.sampler == "grid" and trials is not None and trials != sp.grid_size():
+        raise ConfigError(f"--trials {trials}: grid mode runs every combination ({sp.grid_size()})",
+                          "drop --trials, or use --sampler random", key="trials")
+    return sp
+
+
+def _as_flag(e, changes: dict):
+    """'<space>: trials must be ...' -> '--trials must be ...' when the value came from a flag."""
+    from hpsearch.errors import ConfigError
+
+    key = (e.key or "").split(".")[0]
+    if key in changes:
+        return ConfigError(f"--{key} {e.message.split(f'{e.key} ', 1)[-1]}", e.hint, key=key)
+    return e
+
+
+def data_spec(data: str, label_column, val_fraction: float, seed: int, max_samples=None, flatten=False,
+              preprocess="standardize") -> dict:
+    """How to load and split the data again (fine --from): built-in names as is, file paths made absolute."""
+    import os
+
+    from hpsearch.datasets import BUILTIN
+
+    def absolute(part: str) -> str:
+        return part if part in BUILTIN or not os.path.exists(part) else os.path.abspath(part)
+
+    spec = ",".join(absolute(p) for p in data.split(",")) if "," in data else absolute(data)
+    return {"spec": spec, "label_column": label_column, "val_fraction": val_fraction, "split_seed": seed,
+            "max_samples": max_samples, "flatten": flatten, "preprocess": preprocess}
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "coarse",
+        epilog="Example: hpsearch coarse --epochs 5 --trials 50 --out results.json "
+               "(then: hpsearch fine --from results.json)",
+    )(coarse)

@@ -1,0 +1,105 @@
+"""`hpsearch fine --from results.json`: a longer search in ranges narrowed around the best trials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hpsearch.cli import options as O
+from hpsearch.cli.coarse import Fresh, Storage, Strict, Study, TopK, apply_flags
+
+From = Annotated[str, typer.Option("--from", help="Results file of the previous stage (coarse or fine).")]
+TopKFrom = Annotated[Optional[int], typer.Option("--top-k", help="Narrow around this many best trials "
+                                                 "(default: max(3, 10% of the completed)).")]
+Out = Annotated[Optional[str], typer.Option("--out", help="Results file (default: results.fine.json beside "
+                                            "--from; results.fine2.json after a fine file, and so on).")]
+
+
+def fine(
+    from_: From,
+    top_k: TopKFrom = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training split per trial.")] = 20,
+    trials: Annotated[Optional[int], typer.Option("--trials", help="Number of random trials [default: 30].")] = None,
+    sampler: Annotated[str, typer.Option("--sampler", help="random or grid (grid: 5 points per range unless "
+                                         "the parent had points).")] = "random",
+    data: Annotated[Optional[str], typer.Option("--data", help="Where the parent's data now lives (default: "
+                                                "as recorded; its fingerprint must match).")] = None,
+    lr: O.Lr = None,
+    reg: O.Reg = None,
+    hidden: O.Hidden = None,
+    activation: O.Activation = None,
+    init: O.Init = None,
+    optimizer: O.Optimizer = None,
+    batch_size: O.BatchSize = None,
+    dropout: O.Dropout = None,
+    batchnorm: O.Batchnorm = None,
+    lr_decay: O.LrDecay = None,
+    schedule: O.Schedule = None,
+    reg_kind: O.RegKind = None,
+    dtype: O.Dtype = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Study seed (default: the parent's + 1, so the stage "
+                                                "does not replay the parent's random draws; the data split stays "
+                                                "the parent's).")] = None,
+    out: Out = None,
+    storage: Storage = None,
+    study: Study = None,
+    fresh: Fresh = False,
+    strict: Strict = False,
+    show: TopK = 10,
+    json_out: O.Json = False,
+    quiet: O.Quiet = False,
+) -> None:
+    """Fine search: longer trials in ranges narrowed around the best trials of a coarse (or fine) stage.
+
+    Each range spans the parent's top trials (log10 units), padded; where the best trial sat on a range edge,
+    the range is extended past it. Fixed settings and the data carry over; the parent's fingerprint is recorded.
+    """
+    from hpsearch import results as R
+    from hpsearch.boundary import narrow
+    from hpsearch.cli.stage import Stage, run_stage
+    from hpsearch.errors import ConfigError
+
+    parent = R.read(from_)
+    out = out or default_out(from_)
+    if Path(out).resolve() == Path(from_).resolve():
+        raise ConfigError(f"--out {out}: is the --from file itself", "choose another --out")
+    if top_k is not None and top_k < 1:
+        raise ConfigError(f"--top-k must be >= 1, got {top_k}", "e.g. --top-k 5", key="top_k")
+    sp, changes = narrow(parent, top_k=top_k, trials=1, epochs=1, sampler="grid" if sampler == "grid" else "random",
+                         source=from_)
+    if trials is None and sampler != "grid":
+        trials = 30
+    overrides = O.model_overrides(
+        lr=lr, reg=reg, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
+        batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
+        reg_kind=reg_kind, dtype=dtype)
+    sp = apply_flags(sp, overrides, epochs=epochs, trials=trials, sampler=sampler)
+    pdata = parent["data"]
+    spec = {"spec": data or pdata["spec"], "label_column": pdata.get("label_column"),
+            "val_fraction": pdata.get("val_fraction", 0.2), "split_seed": pdata.get("split_seed", 0),
+            "max_samples": pdata.get("max_samples"), "flatten": pdata.get("flatten", False),
+            "preprocess": pdata.get("preprocess", "standardize"), "fingerprint": pdata["fingerprint"]}
+    info = {"path": str(Path(from_).resolve()), "fingerprint": R.file_fingerprint(from_), "command": parent["command"]}
+    run_stage(Stage(command="fine", space=sp, seed=parent["settings"].get("seed", 0) + 1 if seed is None else seed,
+                    data=spec, out=out, storage=storage, study=study, fresh=fresh, strict=strict, json_out=json_out,
+                    quiet=quiet, top_k=show, parent=info, narrowed=changes))
+
+
+def default_out(parent: str) -> str:
+    """results.json -> results.fine.json; results.fine.json -> results.fine2.json -> results.fine3.json."""
+    p = Path(parent)
+    stem = p.stem
+    head, dot, tail = stem.rpartition(".fine")
+    if dot and (tail == "" or tail.isdigit()):
+        n = int(tail or 1) + 1
+        return str(p.with_name(f"{head}.fine{n}.json"))
+    return str(p.with_name(f"{stem}.fine.json"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "fine",
+        epilog="Example: hpsearch fine --from results.json --epochs 20 --trials 30 (writes results.fine.json)",
+    )(fine)
