@@ -90,6 +90,9 @@ def _root(
 from hpsearch.cli import train as _train  # noqa: E402  (registers the command)
 
 _train.register(app)
+from hpsearch.cli import sanity as _sanity  # noqa: E402
+
+_sanity.register(app)
 from hpsearch.cli import data as _data  # noqa: E402
 
 _data.register(app)
