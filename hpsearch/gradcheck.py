@@ -16,19 +16,7 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
 
 def numeric_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """d f / d x for a scalar f() that reads x; x is perturbed in place and restored."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        fp = f()
-        x[i] = old - h
-        fm = f()
-        x[i] = old
-        grad[i] = (fp - fm) / (2 * h)
-        it.iternext()
-    return grad
+    return numeric_gradient_array(f, x, np.float64(1.0), h)
 
 
 def numeric_gradient_array(f: Callable[[], np.ndarray], x: np.ndarray, dout: np.ndarray, h: float = 1e-5) -> np.ndarray:
