@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -15,8 +16,12 @@ import numpy as np
 from hpsearch.config import TrainConfig
 from hpsearch.data import Split
 from hpsearch.errors import DataError
+from hpsearch.nn import lanes as lanes_mod
+from hpsearch.nn.evaluate import CHUNK, HitCounter
+from hpsearch.nn.fused import TrainStep, splits
+from hpsearch.nn.lanes import Lanes
 from hpsearch.nn.model import MLP
-from hpsearch.nn.optim import OptimHyper, SlotState, get_rule
+from hpsearch.nn.optim import OptimHyper, get_rule
 from hpsearch.nn.schedules import lr_at
 
 TRAIN_ACC_SAMPLES = 1000  # train accuracy is measured on a fixed subset this big (CS231n's Solver does the same)
@@ -92,78 +97,85 @@ def fit(
     seed: int | np.random.SeedSequence = 0,
     callback: Callable[[EpochStats], None] | None = None,
 ) -> TrainResult:
-    """Train one configuration. The seed fixes the init, the shuffling and the dropout masks."""
+    """Train one configuration. The seed fixes the init, the shuffling and the dropout masks.
+
+    The data is never copied whole: each minibatch is gathered (and cast to cfg.dtype) from split.X_train,
+    which may be a memory map. The steps run in nn/fused.py's preallocated buffers.
+    """
     t0 = time.perf_counter()
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     init_ss, shuffle_ss, drop_ss, eval_ss = ss.spawn(4)
-    X = split.X_train.astype(cfg.dtype, copy=False)
-    y = split.y_train
-    Xv = split.X_val.astype(cfg.dtype, copy=False)
+    X = np.asarray(split.X_train)  # a memmap stays a (base-class) view of the same pages
+    y = np.asarray(split.y_train)
     n = X.shape[0]
     if n < cfg.batch_size:
         raise DataError(
             f"{split.name}: the training split has {n} samples, fewer than one batch of {cfg.batch_size}",
             f"lower --batch-size to at most {n} or use more data", key="batch_size")
     model = MLP(split.num_features, split.num_classes, cfg, np.random.default_rng(init_ss))
-    rule = get_rule(cfg.optimizer)
-    hyper = OptimHyper()
-    slots = {k: SlotState() for k in model.params}
+    B = cfg.batch_size
     shuffle_rng = np.random.default_rng(shuffle_ss)
     drop_rng = np.random.default_rng(drop_ss)
     sub = np.random.default_rng(eval_ss).permutation(n)[:TRAIN_ACC_SAMPLES]
-    X_sub, y_sub = X[sub], y[sub]
+    X_sub, y_sub = X[sub].astype(model.dtype, copy=False), y[sub]
 
     hist = History()
-    iters_per_epoch = n // cfg.batch_size
-    initial_loss = math.nan
+    iters_per_epoch = n // B
+    initial_loss = limit = math.nan
     best_val = -1.0
     best_state = None
     best_train = None
     status, stopped_at, it, epochs_run = "complete", None, 0, 0
     epoch_losses: list[float] = []
-    xb = np.empty((cfg.batch_size, X.shape[1]), dtype=X.dtype)
-    for epoch in range(cfg.epochs):
-        epochs_run = epoch + 1
-        lr = lr_at(epoch, cfg.lr, cfg.schedule, cfg.lr_decay, cfg.step_size)
-        perm = shuffle_rng.permutation(n)
-        epoch_losses = []
-        ratios: dict[str, float] = {}
-        for b in range(iters_per_epoch):
-            idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            np.take(X, idx, axis=0, out=xb)
-            loss, grads = model.loss(xb, y[idx], drop_rng)
-            if it == 0:
-                initial_loss = loss
-            hist.loss.append(loss)
-            epoch_losses.append(loss)
-            it += 1
-            if not math.isfinite(loss) or loss > cfg.abort_factor * initial_loss:
-                status = "diverged"
-                reason = "non-finite loss" if not math.isfinite(loss) else f"loss > {cfg.abort_factor:g} x initial loss"
-                stopped_at = {"epoch": epoch + 1, "iteration": it, "loss": _finite_or_none(loss), "reason": reason}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(lanes_mod.single_threaded_blas())  # robust under contention (nn/lanes.py)
+        two = splits(model) and lanes_mod.threads() >= 2  # two lanes for a big first layer
+        lanes = stack.enter_context(Lanes(2 if two else 1))
+        step = TrainStep(model, B, get_rule(cfg.optimizer), OptimHyper(), X, lanes)
+        rows = min(CHUNK, max(X_sub.shape[0], split.X_val.shape[0]))
+        counters = [HitCounter(model, rows)] if not step.split else [HitCounter(model, rows // 2 + 1) for _ in range(2)]
+        for epoch in range(cfg.epochs):
+            epochs_run = epoch + 1
+            lr = lr_at(epoch, cfg.lr, cfg.schedule, cfg.lr_decay, cfg.step_size)
+            perm = shuffle_rng.permutation(n)
+            y_perm = y[perm]
+            epoch_losses = []
+            ratios: dict[str, float] = {}
+            step.begin(perm[:B])
+            for b in range(iters_per_epoch):
+                loss = step.forward(y_perm[b * B:(b + 1) * B], drop_rng)
+                if it == 0:
+                    initial_loss, limit = loss, cfg.abort_factor * loss
+                hist.loss.append(loss)
+                epoch_losses.append(loss)
+                it += 1
+                if not loss <= limit:  # also true for NaN and inf: the early-abort rule in one comparison
+                    status = "diverged"
+                    reason = "non-finite loss" if not math.isfinite(loss) else f"loss > {cfg.abort_factor:g} x initial loss"
+                    stopped_at = {"epoch": epoch + 1, "iteration": it, "loss": _finite_or_none(loss), "reason": reason}
+                    break
+                if b < iters_per_epoch - 1:  # update, and begin the next batch in the same hand-off
+                    step.backward_update(lr, perm[(b + 1) * B:(b + 2) * B])
+                else:  # the epoch's last step also measures ||dW|| / ||W||
+                    before = {k: model.params[k].copy() for k in model.weight_names}
+                    step.backward_update(lr)
+                    for k in model.weight_names:
+                        w_norm = float(np.linalg.norm(before[k]))
+                        before[k] -= model.params[k]
+                        ratios[k] = float(np.linalg.norm(before[k])) / w_norm if w_norm > 0 else math.inf
+            if status == "diverged":
                 break
-            last = b == iters_per_epoch - 1
-            before = {k: model.params[k].copy() for k in model.weight_names} if last else None
-            for k, p in model.params.items():
-                rule(p, grads[k], slots[k], lr, hyper)
-            if last:
-                for k in model.weight_names:
-                    w_norm = float(np.linalg.norm(before[k]))
-                    d_norm = float(np.linalg.norm(model.params[k] - before[k]))
-                    ratios[k] = d_norm / w_norm if w_norm > 0 else math.inf
-        if status == "diverged":
-            break
-        with np.errstate(all="ignore"):
-            train_acc = model.accuracy(X_sub, y_sub)
-            val_acc = model.accuracy(Xv, split.y_val)
-        hist.train_acc.append(train_acc)
-        hist.val_acc.append(val_acc)
-        hist.lr.append(lr)
-        hist.update_ratio.append(ratios)
-        if val_acc > best_val:
-            best_val, best_train, best_state = val_acc, train_acc, model.state_dict()
-        if callback is not None:
-            callback(EpochStats(epoch + 1, cfg.epochs, lr, float(np.mean(epoch_losses)), train_acc, val_acc, ratios))
+            with np.errstate(all="ignore"):
+                train_acc = _accuracy(counters, step.lanes, X_sub, y_sub)
+                val_acc = _accuracy(counters, step.lanes, split.X_val, split.y_val)
+            hist.train_acc.append(train_acc)
+            hist.val_acc.append(val_acc)
+            hist.lr.append(lr)
+            hist.update_ratio.append(ratios)
+            if val_acc > best_val:
+                best_val, best_train, best_state = val_acc, train_acc, model.state_dict()
+            if callback is not None:
+                callback(EpochStats(epoch + 1, cfg.epochs, lr, float(np.mean(epoch_losses)), train_acc, val_acc, ratios))
     if best_state is not None:
         model.load_state_dict(best_state)
     final = float(np.mean(epoch_losses)) if epoch_losses else None
@@ -180,3 +192,17 @@ def fit(
         stopped_at=stopped_at,
         model=model,
     )
+
+
+def _accuracy(counters: list[HitCounter], lanes: Lanes, X: np.ndarray, y: np.ndarray) -> float:
+    """Test-mode accuracy; with two counters the rows are scored in two halves, on two lanes if there are."""
+    n = X.shape[0]
+    if len(counters) == 1 or n < 256:
+        return counters[0].hits(X, y) / n
+    half, hits = n // 2, [0, 0]
+
+    def count(j: int, rows: slice) -> None:
+        hits[j] = counters[j].hits(X[rows], y[rows])
+
+    lanes.run(lambda: count(1, slice(half, n)), lambda: count(0, slice(0, half)))
+    return (hits[0] + hits[1]) / n

@@ -26,6 +26,23 @@ def init_std(init: str, fan_in: int, scale: float) -> float:
     raise ValueError(f"unknown init {init!r}")
 
 
+def param_layout(dims: list[int], batchnorm: bool) -> list[tuple[str, tuple[int, ...], int, int]]:
+    """(name, shape, start, end) of each parameter in the flat buffer, in `params` order:
+    W1, b1 (or gamma1, beta1 before a batchnorm layer), W2, ..., WL, bL."""
+    out, end = [], 0
+    n = len(dims) - 1
+    for i in range(n):
+        shapes = [(f"W{i + 1}", (dims[i], dims[i + 1]))]
+        if batchnorm and i < n - 1:
+            shapes += [(f"gamma{i + 1}", (dims[i + 1],)), (f"beta{i + 1}", (dims[i + 1],))]
+        else:
+            shapes += [(f"b{i + 1}", (dims[i + 1],))]
+        for name, shape in shapes:
+            out.append((name, shape, end, end + math.prod(shape)))
+            end += math.prod(shape)
+    return out
+
+
 class MLP:
     def __init__(self, input_dim: int, num_classes: int, cfg: TrainConfig, rng: np.random.Generator):
         self.cfg = cfg
@@ -36,20 +53,26 @@ class MLP:
         self.reg = cfg.reg
         self.dropout = cfg.dropout
         self.batchnorm = cfg.batchnorm
-        dims = [input_dim, *cfg.hidden, num_classes]
-        self.num_layers = len(dims) - 1
-        self.params: dict[str, np.ndarray] = {}
+        self.dims = [input_dim, *cfg.hidden, num_classes]
+        self.num_layers = len(self.dims) - 1
+        # Every parameter is a view into one flat buffer, in `params` order, so an update rule runs once per
+        # step over all of them (nn/fused.py) instead of once per array. Write through the views
+        # (`params[k][...] = v`); rebinding a key would take that array out of the buffer.
+        self.layout = param_layout(self.dims, cfg.batchnorm)
+        self.flat = np.empty(self.layout[-1][3], dtype=self.dtype)
+        self.params: dict[str, np.ndarray] = {
+            name: self.flat[start:end].reshape(shape) for name, shape, start, end in self.layout}
         self.bn: list[L.BatchNormState] = []
         init = cfg.resolved_init
         for i in range(self.num_layers):
-            fan_in, fan_out = dims[i], dims[i + 1]
+            fan_in, fan_out = self.dims[i], self.dims[i + 1]
             std = init_std(init, fan_in, cfg.init_scale)
-            self.params[f"W{i + 1}"] = (rng.standard_normal((fan_in, fan_out)) * std).astype(self.dtype)
+            self.params[f"W{i + 1}"][...] = rng.standard_normal((fan_in, fan_out)) * std
             if not (cfg.batchnorm and i < self.num_layers - 1):  # batchnorm's beta replaces the bias
-                self.params[f"b{i + 1}"] = np.zeros(fan_out, dtype=self.dtype)
+                self.params[f"b{i + 1}"][...] = 0
             else:
-                self.params[f"gamma{i + 1}"] = np.ones(fan_out, dtype=self.dtype)
-                self.params[f"beta{i + 1}"] = np.zeros(fan_out, dtype=self.dtype)
+                self.params[f"gamma{i + 1}"][...] = 1
+                self.params[f"beta{i + 1}"][...] = 0
                 self.bn.append(L.BatchNormState(np.zeros(fan_out, self.dtype), np.ones(fan_out, self.dtype)))
 
     @property
@@ -108,7 +131,8 @@ class MLP:
 
     def scores(self, X: np.ndarray, batch: int = 4096) -> np.ndarray:
         """Test-mode scores (N, C): running batchnorm statistics, no dropout. Evaluated in chunks."""
-        out = [self._forward(X[i:i + batch], False, None, None)[0] for i in range(0, X.shape[0], batch)]
+        out = [self._forward(X[i:i + batch].astype(self.dtype, copy=False), False, None, None)[0]
+               for i in range(0, X.shape[0], batch)]
         return np.concatenate(out) if out else np.zeros((0, self.params[f"b{self.num_layers}"].shape[0]))
 
     def predict(self, X: np.ndarray) -> np.ndarray:

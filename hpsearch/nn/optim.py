@@ -15,6 +15,7 @@ Rules are looked up by name in `RULES`; `get_rule` lists the valid names when on
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,32 +33,49 @@ class OptimHyper:
 
 
 class SlotState:
-    """Per-parameter optimizer state; slots are created lazily, shaped like the parameter."""
+    """Per-parameter optimizer state; slots are created lazily, shaped like the parameter.
 
-    __slots__ = ("v", "m", "cache", "t")
+    `tmp` and `tmp2` are scratch buffers: the rules evaluate their formulas in place through them, so a step
+    allocates nothing (operation by operation the arithmetic of the docstring formulas; Adam in the paper's
+    equivalent order, see `adam`).
+    """
+
+    __slots__ = ("v", "m", "cache", "t", "tmp", "tmp2")
 
     def __init__(self) -> None:
         self.v: np.ndarray | None = None
         self.m: np.ndarray | None = None
         self.cache: np.ndarray | None = None
         self.t = 0
+        self.tmp: np.ndarray | None = None
+        self.tmp2: np.ndarray | None = None
 
 
 def _zeros(w: np.ndarray) -> np.ndarray:
     return np.zeros_like(w)
 
 
+def _scratch(s: SlotState, w: np.ndarray) -> np.ndarray:
+    if s.tmp is None or s.tmp.shape != w.shape or s.tmp.dtype != w.dtype:
+        s.tmp = np.empty_like(w)
+    return s.tmp
+
+
 def sgd(w, dw, s: SlotState, lr: float, hp: OptimHyper) -> None:
     """w -= lr * dw"""
-    w -= lr * dw
+    tmp = _scratch(s, w)
+    np.multiply(dw, lr, out=tmp)
+    w -= tmp
 
 
 def sgd_momentum(w, dw, s: SlotState, lr: float, hp: OptimHyper) -> None:
     """v = mu * v - lr * dw;  w += v"""
     if s.v is None:
         s.v = _zeros(w)
+    tmp = _scratch(s, w)
     s.v *= hp.momentum
-    s.v -= lr * dw
+    np.multiply(dw, lr, out=tmp)
+    s.v -= tmp
     w += s.v
 
 
@@ -66,44 +84,75 @@ def nesterov(w, dw, s: SlotState, lr: float, hp: OptimHyper) -> None:
     if s.v is None:
         s.v = _zeros(w)
     mu = hp.momentum
-    v_prev = s.v.copy()
+    tmp = _scratch(s, w)
+    np.multiply(s.v, mu, out=tmp)  # mu * v_prev
+    w -= tmp
     s.v *= mu
-    s.v -= lr * dw
-    w -= mu * v_prev
-    w += (1 + mu) * s.v
+    np.multiply(dw, lr, out=tmp)
+    s.v -= tmp
+    np.multiply(s.v, 1 + mu, out=tmp)
+    w += tmp
 
 
 def adagrad(w, dw, s: SlotState, lr: float, hp: OptimHyper) -> None:
     """cache += dw^2;  w -= lr * dw / (sqrt(cache) + eps)"""
     if s.cache is None:
         s.cache = _zeros(w)
-    s.cache += dw * dw
-    w -= lr * dw / (np.sqrt(s.cache) + hp.eps)
+    tmp = _scratch(s, w)
+    np.multiply(dw, dw, out=tmp)
+    s.cache += tmp
+    _scaled_step(w, dw, s.cache, tmp, s, lr, hp.eps)
 
 
 def rmsprop(w, dw, s: SlotState, lr: float, hp: OptimHyper) -> None:
     """cache = decay * cache + (1 - decay) * dw^2;  w -= lr * dw / (sqrt(cache) + eps)"""
     if s.cache is None:
         s.cache = _zeros(w)
+    tmp = _scratch(s, w)
     s.cache *= hp.decay_rate
-    s.cache += (1 - hp.decay_rate) * (dw * dw)
-    w -= lr * dw / (np.sqrt(s.cache) + hp.eps)
+    np.multiply(dw, dw, out=tmp)
+    tmp *= 1 - hp.decay_rate
+    s.cache += tmp
+    _scaled_step(w, dw, s.cache, tmp, s, lr, hp.eps)
+
+
+def _scaled_step(w, dw, cache, tmp, s: SlotState, lr: float, eps: float) -> None:
+    """w -= lr * dw / (sqrt(cache) + eps), through two scratch buffers."""
+    np.sqrt(cache, out=tmp)
+    tmp += eps
+    if s.tmp2 is None or s.tmp2.shape != w.shape or s.tmp2.dtype != w.dtype:
+        s.tmp2 = np.empty_like(w)
+    np.multiply(dw, lr, out=s.tmp2)
+    s.tmp2 /= tmp
+    w -= s.tmp2
 
 
 def adam(w, dw, s: SlotState, lr: float, hp: OptimHyper) -> None:
     """t += 1;  m = b1 m + (1-b1) dw;  v = b2 v + (1-b2) dw^2;
-    m_hat = m / (1 - b1^t);  v_hat = v / (1 - b2^t);  w -= lr * m_hat / (sqrt(v_hat) + eps)"""
+    m_hat = m / (1 - b1^t);  v_hat = v / (1 - b2^t);  w -= lr * m_hat / (sqrt(v_hat) + eps)
+
+    Evaluated as Kingma & Ba's "more efficient order" (Adam paper, sec. 2), exactly equal in real numbers:
+    w -= [lr * sqrt(1 - b2^t) / (1 - b1^t)] * m / (sqrt(v) + eps * sqrt(1 - b2^t)): 12 passes over the
+    arrays instead of 14, no m_hat / v_hat arrays.
+    """
     if s.m is None:
         s.m = _zeros(w)
         s.v = _zeros(w)
+    tmp = _scratch(s, w)
     s.t += 1
     s.m *= hp.beta1
-    s.m += (1 - hp.beta1) * dw
+    np.multiply(dw, 1 - hp.beta1, out=tmp)
+    s.m += tmp
     s.v *= hp.beta2
-    s.v += (1 - hp.beta2) * (dw * dw)
-    m_hat = s.m / (1 - hp.beta1**s.t)
-    v_hat = s.v / (1 - hp.beta2**s.t)
-    w -= lr * m_hat / (np.sqrt(v_hat) + hp.eps)
+    np.multiply(dw, dw, out=tmp)
+    tmp *= 1 - hp.beta2
+    s.v += tmp
+    c1, c2 = 1 - hp.beta1**s.t, math.sqrt(1 - hp.beta2**s.t)
+    np.sqrt(s.v, out=tmp)
+    tmp += hp.eps * c2
+    np.divide(s.m, tmp, out=tmp)
+    tmp *= lr * c2 / c1
+    w -= tmp
 
 
 RULES = {
