@@ -65,9 +65,12 @@ def test_linear_model_without_hidden_layers():
 
 @pytest.mark.parametrize("rule", sorted(RULES))
 @pytest.mark.parametrize("reg_kind", ["l2", "l1"])
-def test_fused_update_matches_the_rule_applied_per_array(rule, reg_kind, monkeypatch):
+@pytest.mark.parametrize("scalar_reg", [False, True])
+def test_fused_update_matches_the_rule_applied_per_array(rule, reg_kind, scalar_reg, monkeypatch):
     """Several steps: penalty gradient + rule over blocks of the flat buffer == the rule on each array."""
     monkeypatch.setattr(fused, "BLOCK_BYTES", 64)  # many blocks, cut through arrays
+    if scalar_reg:  # every weight span scaled by the scalar reg, as a big first layer's is
+        monkeypatch.setattr(fused, "BIG_WEIGHTS", 1)
     cfg = TrainConfig(hidden=(7, 5), batchnorm=True, reg=0.05, reg_kind=reg_kind, dtype="float64", optimizer=rule)
     ref = MLP(6, 4, cfg, np.random.default_rng(0))
     fast = MLP(6, 4, cfg, np.random.default_rng(0))
@@ -177,6 +180,23 @@ def test_split_first_layer_gives_the_same_results_on_one_lane_or_two(cfg, monkey
     assert a.history.loss == b.history.loss
     assert a.history.val_acc == b.history.val_acc
     assert a.history.update_ratio == b.history.update_ratio
+
+
+@pytest.mark.parametrize("cut", [False, True])
+@pytest.mark.parametrize("reg_kind", ["l2", "l1"])
+def test_scalar_reg_and_decay_array_give_identical_results(cut, reg_kind, monkeypatch):
+    """The penalty gradient of a big weight matrix (scalar reg) and of small ones (array of reg and 0): the
+    same products, so a fit is bit-identical whichever way each span goes."""
+    if cut:
+        monkeypatch.setattr(fused, "SPLIT_MIN", 1)
+    cfg = TrainConfig(hidden=(30, 20), epochs=2, lr=0.02, batch_size=50, reg=0.05, reg_kind=reg_kind)
+    sp = _split()
+    runs = []
+    for big in (1, 1 << 30):  # every span scalar; every span through the decay array
+        monkeypatch.setattr(fused, "BIG_WEIGHTS", big)
+        runs.append(fit(sp, cfg, 2))
+    assert runs[0].history.loss == runs[1].history.loss
+    assert runs[0].history.update_ratio == runs[1].history.update_ratio
 
 
 def test_split_first_layer_matches_the_unsplit_trainer(monkeypatch):
