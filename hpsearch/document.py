@@ -18,7 +18,7 @@ from hpsearch.errors import StorageError
 from hpsearch.results import SCHEMA_VERSION, strict
 from hpsearch.space import Space, parse_space
 
-META_ATTR = "hpsearch_meta"
+META_ATTR = S.META_ATTR
 IDENTITY_DATA = ("fingerprint", "val_fraction", "split_seed", "max_samples", "flatten", "preprocess")
 
 
@@ -76,7 +76,7 @@ def build(h, plan: Plan, ident: dict, m: dict, records: list[E.TrialRecord], pro
 
 def plan_of(h) -> tuple[Plan, dict, dict]:
     """Rebuild (plan, identity, meta) from a study written by hpsearch."""
-    with ST.faults(h.where):
+    with ST.faults(h.where), h.lock():  # not halfway through a coordinator's prepare
         attrs = h.storage.get_study_user_attrs(h.study_id)
     ident, m = attrs.get(S.PLAN_ATTR), attrs.get(META_ATTR)
     if not ident or not m:

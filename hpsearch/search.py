@@ -75,20 +75,32 @@ def _optuna_value(v):
     return ",".join(map(str, v)) if isinstance(v, (tuple, list)) else v
 
 
-def prepare(h, plan: Plan, identity: dict) -> int:
-    """Record (or check) what the study searches, then enqueue the numbers not yet queued or done."""
-    S.check_plan(h, identity, differences)
-    return requeue(h, plan)[0]
+def prepare(h, plan: Plan, identity: dict, meta: dict | None = None, grace: float | None = None) -> int:
+    """Record (or check) what the study searches and how to describe it, then enqueue the numbers not yet
+    queued or done. Under the study lock: coordinators starting at once enqueue each number once.
+
+    `grace` (seconds) is stored in the study for every worker; None keeps the study's (or sets the default).
+    """
+    from hpsearch.storage import faults
+
+    with faults(h.where), h.lock():
+        S.check_plan(h, identity, differences)
+        if meta is not None:
+            h.storage.set_study_user_attr(h.study_id, S.META_ATTR, meta)
+        attrs = h.storage.get_study_user_attrs(h.study_id)
+        if grace is not None or S.GRACE_ATTR not in attrs:
+            h.storage.set_study_user_attr(h.study_id, S.GRACE_ATTR, S.default_grace() if grace is None else grace)
+        return requeue(h, plan)[0]  # (the lock is re-entrant)
 
 
-def requeue(h, plan: Plan, now: float | None = None) -> tuple[int, int]:
+def requeue(h, plan: Plan, watch: S.Watch | None = None) -> tuple[int, int]:
     dists = distributions(plan.space)
 
     def args(k: int):
         params = {n: _optuna_value(v) for n, v in plan.trials[k].params.items()}
         return params, dists
 
-    return S.reconcile(h, range(len(plan.trials)), args, now=now)
+    return S.reconcile(h, range(len(plan.trials)), args, watch)
 
 
 def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -130,10 +142,13 @@ class Stopper:
     def __init__(self) -> None:
         self.signum: int | None = None
         self._in_trial = False
+        self.listeners: list[Callable[[int], None]] = []  # told of each stop signal (parallel.Pool.forward)
 
     def _handler(self, signum, frame) -> None:
         if self.signum is None:
             self.signum = signum
+        for tell in list(self.listeners):
+            tell(signum)
         if self._in_trial:
             self._in_trial = False
             raise Interrupted(signum)
@@ -148,6 +163,12 @@ class Stopper:
             for s, h in old.items():
                 signal.signal(s, h)
 
+    def sleep(self, seconds: float) -> None:
+        """Wait, but return at once when a stop signal arrives."""
+        end = time.monotonic() + seconds
+        while self.signum is None and time.monotonic() < end:
+            time.sleep(min(0.05, end - time.monotonic()))
+
     @contextmanager
     def trial(self):
         if self.signum is not None:
@@ -160,33 +181,43 @@ class Stopper:
 
 
 def run(h, plan: Plan, split, stopper: Stopper | None = None, on_trial: Callable[[TrialRecord], None] | None = None,
-        poll: float = 1.0) -> Outcome:
-    """Claim and train trials until none is left to run, or a stop signal. Safe to run in several processes."""
+        watch: S.Watch | None = None, who: str | None = None) -> Outcome:
+    """Claim and train trials until none is left to run (none waiting, none running anywhere), or a stop
+    signal. Safe to run in several processes and on several machines at once.
+
+    The study's grace (S.grace_of) sets the heartbeat (grace/4, at most 5 s) and how often an idle worker
+    looks for trials of dead workers; `watch` carries what this process has already seen of the leases.
+    """
     stopper = stopper or Stopper()
-    with S.Leaser(h) as leaser:
-        return _loop(h, plan, split, stopper, on_trial, poll, leaser)
+    watch = watch or S.Watch(S.grace_of(h))
+    with S.Leaser(h, S.heartbeat_every(watch.grace)) as leaser:
+        return _loop(h, plan, split, stopper, on_trial, watch, leaser, who)
 
 
-def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, poll: float, leaser) -> Outcome:
+def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: S.Watch, leaser, who) -> Outcome:
     wanted = set(range(len(plan.trials)))
-    ran = 0
+    ran, idle, queue = 0, IDLE_FIRST, []
     while stopper.signum is None:
-        c = S.claim(h, wanted)
+        c = S.claim(h, wanted, who, queue)
         if c is None:
-            added, running = requeue(h, plan)  # trials of dead workers, or numbers lost to interrupts
+            added, pending = requeue(h, plan, watch)  # trials of dead workers, or numbers lost to interrupts
             if added:
                 continue
-            if not running:
+            if not pending:
                 break
-            time.sleep(poll)  # other workers hold the last trials: wait for them (or their leases to expire)
+            stopper.sleep(idle)  # others hold (or just queued) the last trials: wait for them, or their leases
+            idle = min(2 * idle, IDLE_MAX if h.backend is None else IDLE_MAX_JOURNAL, watch.grace / 4)
             continue
+        idle = IDLE_FIRST
         tp = plan.trials[c.hp_number]
         try:
             with leaser.holding(c), stopper.trial():
-                record = train_one(tp, plan.seed_of(tp.number), split)
+                record = train_one(tp, plan.seed_of(tp.number), split, lambda: leaser.lost)
         except KeyboardInterrupt as e:
             S.finish(h, c, "interrupted", None, {})
             return Outcome(ran, getattr(e, "signum", signal.SIGINT))
+        except LeaseLost:
+            continue  # another worker declared this trial lost and runs it again
         if S.finish(h, c, record.status, record.val_acc, _attrs(record)):
             ran += 1
             if on_trial is not None:
@@ -194,14 +225,32 @@ def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, poll: float, leaser)
     return Outcome(ran, stopper.signum)
 
 
-def train_one(tp: TrialPlan, seed: np.random.SeedSequence, split) -> TrialRecord:
-    """Train one planned trial; an exception becomes status `failed` (the search goes on)."""
+# seconds between looks while other workers hold the last trials, doubling from IDLE_FIRST: a look reads
+# the whole study (a few ms in a journal file, tens of ms in a database)
+IDLE_FIRST, IDLE_MAX, IDLE_MAX_JOURNAL = 0.05, 1.0, 0.25
+
+
+class LeaseLost(Exception):
+    """The storage refused this worker's heartbeat: the trial was declared lost and runs elsewhere."""
+
+
+def train_one(tp: TrialPlan, seed: np.random.SeedSequence, split, lost: Callable[[], bool] | None = None) -> TrialRecord:
+    """Train one planned trial; an exception becomes status `failed` (the search goes on).
+
+    `lost()` is asked after each epoch; True abandons the trial (LeaseLost).
+    """
     from hpsearch.diagnosis import diagnose
     from hpsearch.train import fit
 
+    def check(_stats) -> None:
+        if lost():
+            raise LeaseLost(tp.number)
+
     t0 = time.perf_counter()
     try:
-        r = fit(split, tp.config, seed)
+        r = fit(split, tp.config, seed, check if lost is not None else None)
+    except LeaseLost:
+        raise
     except Exception as e:  # noqa: BLE001 - a failing trial is a result, not a crash of the search
         return TrialRecord(tp.number, tp.params, "failed", None, None, None, None, 0,
                            round(time.perf_counter() - t0, 4), [], None, " ".join(f"{type(e).__name__}: {e}".split()))
@@ -218,12 +267,19 @@ def _attrs(r: TrialRecord) -> dict:
 
 
 def collect(h, plan: Plan) -> list[TrialRecord]:
-    """The finished trials of the plan, by number, rebuilt from the study (also for an export)."""
+    """The finished trials of the plan, by number, rebuilt from the study (also for an export).
+
+    The status follows the Optuna state (COMPLETE, PRUNED, FAIL) rather than the mutable `status` attr.
+    """
+    from optuna.trial import TrialState
+
     done = S.done_trials(h, range(len(plan.trials)))
     out = []
     for k in sorted(done):
-        a = done[k].user_attrs
-        out.append(TrialRecord(k, plan.trials[k].params, a.get("status", "failed"), a.get("val_acc"),
+        t = done[k]
+        a = t.user_attrs.get(S.RESULT_ATTR) or t.user_attrs  # one dict; flat attrs before 0.2
+        status = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "diverged"}.get(t.state, "failed")
+        out.append(TrialRecord(k, plan.trials[k].params, status, a.get("val_acc"),
                                a.get("train_acc"), a.get("initial_loss"), a.get("final_loss"),
                                int(a.get("epochs_run") or 0), float(a.get("seconds") or 0.0),
                                list(a.get("diagnosis") or []), a.get("stopped_at"), a.get("error")))

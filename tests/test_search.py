@@ -1,7 +1,6 @@
 """The engine on Optuna: plans from (seed, number), the queue, statuses, resume, leases, boundary and narrowing."""
 
 import signal
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -148,8 +147,13 @@ def test_dead_workers_trial_is_requeued(tmp_path, digits_split):
     h, plan = start(tmp_path, tiny(trials=3))
     c = S.claim(h, {0, 1, 2})  # a worker claims trial 0 and is SIGKILLed
     assert c.hp_number == 0
-    assert E.requeue(h, plan) == (0, 1)  # still within its lease: left alone
-    assert E.requeue(h, plan, now=time.time() + S.GRACE_SECONDS + 60) == (1, 0)
+    clock = [0.0]
+    watch = S.Watch(30.0, clock=lambda: clock[0])  # what an idle worker sees, on its own clock
+    assert E.requeue(h, plan, watch) == (0, 3)  # first sight of its lease: left alone (3 pending: 2 waiting)
+    clock[0] = 29.0
+    assert E.requeue(h, plan, watch) == (0, 3)  # silent, but still within the grace
+    clock[0] = 31.0
+    assert E.requeue(h, plan, watch) == (1, 2)  # silent for longer than the grace: lost, enqueued again
     E.run(h, plan, digits_split)
     groups = by_number(h)
     assert [t.user_attrs["status"] for t in groups[0]] == ["lost", "complete"]

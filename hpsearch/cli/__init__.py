@@ -105,6 +105,12 @@ _fine.register(app)
 from hpsearch.cli import report as _report  # noqa: E402
 
 _report.register(app)
+from hpsearch.cli import worker as _worker  # noqa: E402
+
+_worker.register(app)
+from hpsearch.cli import export as _export  # noqa: E402
+
+_export.register(app)
 
 
 def main() -> None:

@@ -20,6 +20,12 @@ Fresh = Annotated[bool, typer.Option("--fresh", help="Delete the study's earlier
                                      "(default: resume it).")]
 Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a warning is raised (best value on a range edge).")]
 TopK = Annotated[int, typer.Option("--show", help="Rows of the final table.")]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes on this machine, this one included, "
+                                   "each on one BLAS thread (one per core). 0: only record and enqueue the plan "
+                                   "in --storage for 'hpsearch worker' processes on other machines.")]
+Grace = Annotated[Optional[float], typer.Option("--grace", help="Seconds without a heartbeat after which a "
+                                                "worker's trial is run again by another (default: HPSEARCH_GRACE "
+                                                "or 30; stored in the study for every worker).")]
 
 
 def coarse(
@@ -51,6 +57,8 @@ def coarse(
     storage: Storage = None,
     study: Study = None,
     fresh: Fresh = False,
+    jobs: Jobs = 1,
+    grace: Grace = None,
     strict: Strict = False,
     show: TopK = 10,
     json_out: O.Json = False,
@@ -60,18 +68,22 @@ def coarse(
 
     Model flags fix a setting for every trial (a flag for a searched key stops searching it). Ctrl-C saves
     what finished (exit 130); the same command resumes. Prints warnings when the best value sits on a
-    range edge.
+    range edge. --jobs N runs N worker processes on this machine; with --storage postgresql://... and
+    --study NAME, 'hpsearch worker' processes on other machines join the same study.
     """
-    from hpsearch.cli.stage import Stage, run_stage
+    from hpsearch.cli.stage import Stage, released_on_error, run_stage, start_workers
 
-    overrides = O.model_overrides(
-        lr=lr, reg=reg, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
-        batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
-        reg_kind=reg_kind, dtype=dtype)
-    sp = apply_flags(load(space), overrides, epochs=epochs, trials=trials, sampler=sampler)
-    run_stage(Stage(command="coarse", space=sp, seed=seed, data=data_spec(data, label_column, val_fraction, seed, max_samples, flatten, preprocess),
-                    out=out, storage=storage, study=study, fresh=fresh, strict=strict, json_out=json_out,
-                    quiet=quiet, top_k=show, space_file=space))
+    pool = start_workers("coarse", jobs, storage, study, out)  # first: they import while this one prepares
+    with released_on_error(pool):
+        overrides = O.model_overrides(
+            lr=lr, reg=reg, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
+            batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
+            reg_kind=reg_kind, dtype=dtype)
+        sp = apply_flags(load(space), overrides, epochs=epochs, trials=trials, sampler=sampler)
+        run_stage(Stage(command="coarse", space=sp, seed=seed,
+                        data=data_spec(data, label_column, val_fraction, seed, max_samples, flatten, preprocess),
+                        out=out, storage=storage, study=study, fresh=fresh, strict=strict, json_out=json_out,
+                        quiet=quiet, top_k=show, space_file=space, jobs=jobs, grace=grace), pool)
 
 
 # identical in meaning to search_spaces/coarse.yaml (a test checks); built in so a fresh install has it
@@ -155,6 +167,6 @@ def data_spec(data: str, label_column, val_fraction: float, seed: int, max_sampl
 def register(app: typer.Typer) -> None:
     app.command(
         "coarse",
-        epilog="Example: hpsearch coarse --epochs 5 --trials 50 --out results.json "
+        epilog="Example: hpsearch coarse --epochs 5 --trials 50 --jobs 2 --out results.json "
                "(then: hpsearch fine --from results.json)",
     )(coarse)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpsearch.cli import options as O
-from hpsearch.cli.coarse import Fresh, Storage, Strict, Study, TopK, apply_flags
+from hpsearch.cli.coarse import Fresh, Grace, Jobs, Storage, Strict, Study, TopK, apply_flags
 
 From = Annotated[str, typer.Option("--from", help="Results file of the previous stage (coarse or fine).")]
 TopKFrom = Annotated[Optional[int], typer.Option("--top-k", help="Narrow around this many best trials "
@@ -46,6 +46,8 @@ def fine(
     storage: Storage = None,
     study: Study = None,
     fresh: Fresh = False,
+    jobs: Jobs = 1,
+    grace: Grace = None,
     strict: Strict = False,
     show: TopK = 10,
     json_out: O.Json = False,
@@ -58,33 +60,37 @@ def fine(
     """
     from hpsearch import results as R
     from hpsearch.boundary import narrow
-    from hpsearch.cli.stage import Stage, run_stage
+    from hpsearch.cli.stage import Stage, released_on_error, run_stage, start_workers
     from hpsearch.errors import ConfigError
 
-    parent = R.read(from_)
     out = out or default_out(from_)
-    if Path(out).resolve() == Path(from_).resolve():
-        raise ConfigError(f"--out {out}: is the --from file itself", "choose another --out")
-    if top_k is not None and top_k < 1:
-        raise ConfigError(f"--top-k must be >= 1, got {top_k}", "e.g. --top-k 5", key="top_k")
-    sp, changes = narrow(parent, top_k=top_k, trials=1, epochs=1, sampler="grid" if sampler == "grid" else "random",
-                         source=from_)
-    if trials is None and sampler != "grid":
-        trials = 30
-    overrides = O.model_overrides(
-        lr=lr, reg=reg, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
-        batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
-        reg_kind=reg_kind, dtype=dtype)
-    sp = apply_flags(sp, overrides, epochs=epochs, trials=trials, sampler=sampler)
-    pdata = parent["data"]
-    spec = {"spec": data or pdata["spec"], "label_column": pdata.get("label_column"),
-            "val_fraction": pdata.get("val_fraction", 0.2), "split_seed": pdata.get("split_seed", 0),
-            "max_samples": pdata.get("max_samples"), "flatten": pdata.get("flatten", False),
-            "preprocess": pdata.get("preprocess", "standardize"), "fingerprint": pdata["fingerprint"]}
-    info = {"path": str(Path(from_).resolve()), "fingerprint": R.file_fingerprint(from_), "command": parent["command"]}
-    run_stage(Stage(command="fine", space=sp, seed=parent["settings"].get("seed", 0) + 1 if seed is None else seed,
-                    data=spec, out=out, storage=storage, study=study, fresh=fresh, strict=strict, json_out=json_out,
-                    quiet=quiet, top_k=show, parent=info, narrowed=changes))
+    pool = start_workers("fine", jobs, storage, study, out)  # first: they import while this one prepares
+    with released_on_error(pool):
+        parent = R.read(from_)
+        if Path(out).resolve() == Path(from_).resolve():
+            raise ConfigError(f"--out {out}: is the --from file itself", "choose another --out")
+        if top_k is not None and top_k < 1:
+            raise ConfigError(f"--top-k must be >= 1, got {top_k}", "e.g. --top-k 5", key="top_k")
+        sp, changes = narrow(parent, top_k=top_k, trials=1, epochs=1,
+                             sampler="grid" if sampler == "grid" else "random", source=from_)
+        if trials is None and sampler != "grid":
+            trials = 30
+        overrides = O.model_overrides(
+            lr=lr, reg=reg, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
+            batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
+            reg_kind=reg_kind, dtype=dtype)
+        sp = apply_flags(sp, overrides, epochs=epochs, trials=trials, sampler=sampler)
+        pdata = parent["data"]
+        spec = {"spec": data or pdata["spec"], "label_column": pdata.get("label_column"),
+                "val_fraction": pdata.get("val_fraction", 0.2), "split_seed": pdata.get("split_seed", 0),
+                "max_samples": pdata.get("max_samples"), "flatten": pdata.get("flatten", False),
+                "preprocess": pdata.get("preprocess", "standardize"), "fingerprint": pdata["fingerprint"]}
+        info = {"path": str(Path(from_).resolve()), "fingerprint": R.file_fingerprint(from_),
+                "command": parent["command"]}
+        run_stage(Stage(command="fine", space=sp, seed=parent["settings"].get("seed", 0) + 1 if seed is None else seed,
+                        data=spec, out=out, storage=storage, study=study, fresh=fresh, strict=strict,
+                        json_out=json_out, quiet=quiet, top_k=show, parent=info, narrowed=changes, jobs=jobs,
+                        grace=grace), pool)
 
 
 def default_out(parent: str) -> str:

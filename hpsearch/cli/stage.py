@@ -2,13 +2,16 @@
 
 Exit codes: 0 ok · 1 every trial diverged, or a warning under --strict · 130 SIGINT / 143 SIGTERM
 (what finished is saved; the same command resumes).
+
+`--jobs N` trains here and in N-1 worker processes (hpsearch/parallel.py); `--jobs 0` only records the
+plan in the study and enqueues it, for `hpsearch worker` processes on other machines.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +37,8 @@ class Stage:
     space_file: str | None = None  # where the space came from (coarse)
     parent: dict | None = None  # fine: {"path", "fingerprint", "command"}
     narrowed: dict | None = None  # fine: what changed per parameter
+    jobs: int = 1  # worker processes on this machine, this one included; 0: enqueue only
+    grace: float | None = None  # --grace: silence (s) after which a worker's trial runs again (None: study's/30)
 
 
 def journal_path(out: str) -> Path:
@@ -46,49 +51,125 @@ def default_study(command: str, out: str) -> str:
     return f"{command}-{Path(out).stem}"
 
 
-def run_stage(st: Stage) -> None:
-    from hpsearch import document
-    from hpsearch import results as R
-    from hpsearch import search as E
+def start_workers(command: str, jobs: int, storage: str | None, study: str | None, out: str):
+    """--jobs N: start the N-1 other worker processes first thing (a parallel.Pool, or None), so that they
+    import while this process reads the space, loads the data and prepares the study; run_stage lets them
+    join once the study is ready. Use inside `released_on_error(pool)`."""
+    from hpsearch import parallel as P  # light modules only: the point is to start early
     from hpsearch import storage as ST
-    from hpsearch.cli import options as O
-    from hpsearch.plan import check_data, make_plan
 
-    R.check_writable(st.out)
-    base = st.space.base_config()
-    plan = make_plan(st.space, st.seed, base)
-    d = st.data
-    split = O.load_split(d["spec"], d.get("label_column"), d["val_fraction"], d["split_seed"], base.dtype,
-                         d.get("max_samples"), d.get("flatten", False), d.get("preprocess", "standardize"))
-    if d.get("fingerprint") and split.fingerprint != d["fingerprint"]:
-        from hpsearch.errors import DataError
+    P.check_jobs(jobs, storage)
+    if jobs <= 1:
+        return None
+    return P.Pool.start(ST.join_url(storage, journal_path(out)), study or default_study(command, out), jobs - 1)
 
-        raise DataError(f"--data {d['spec']}: fingerprint {split.fingerprint} differs from {d['fingerprint']} "
-                        f"recorded in {st.parent['path'] if st.parent else 'the parent file'} (the data changed)",
-                        "use the data the parent stage ran on, or rerun coarse")
-    check_data(plan, split)
-    data = {**d, **split.info(), "classes": split.num_classes}
 
+@contextmanager
+def released_on_error(pool):
+    """Workers started early exit (without training) if the command fails before the search begins."""
+    try:
+        yield
+    except BaseException:
+        if pool is not None and not pool.released:
+            pool.stop()
+        raise
+
+
+def run_stage(st: Stage, pool=None) -> None:
+    """Run the stage; `pool`: the workers start_workers() started (None: started here when --jobs > 1)."""
+    from hpsearch import parallel as P
+    from hpsearch import results as R
+    from hpsearch import storage as ST
+    from hpsearch import study as S
+
+    if pool is None:
+        pool = start_workers(st.command, st.jobs, st.storage, st.study, st.out)
     name = st.study or default_study(st.command, st.out)
-    h = ST.open_study(st.storage, journal_path(st.out), name, st.fresh)
-    ident = document.identity(st.command, plan, base, data, st.parent)
-    E.prepare(h, plan, ident)
-    m = document.meta(data, st.parent, st.narrowed, st.space_file)
-    document.save_meta(h, m)
+    journal = journal_path(st.out)
+    with released_on_error(pool):
+        if st.grace is not None:
+            S.check_grace(st.grace)
+        R.check_writable(st.out)
+        from hpsearch import document
+        from hpsearch import search as E
+        from hpsearch.plan import check_data, make_plan
 
-    t0 = time.perf_counter()
-    with _progress(st, len(plan.trials), E.collect(h, plan)) as on_trial, _one_blas_thread():
-        stopper = E.Stopper()
-        with stopper.signals():
-            outcome = E.run(h, plan, split, stopper, on_trial)
+        base = st.space.base_config()
+        plan = make_plan(st.space, st.seed, base)
+        split = load_split(st.data, base.dtype, st.parent["path"] if st.parent else "the parent file")
+        check_data(plan, split)
+        data = {**st.data, **split.info(), "classes": split.num_classes}
+
+        h = ST.open_study(st.storage, journal, name, st.fresh)
+        ident = document.identity(st.command, plan, base, data, st.parent)
+        m = document.meta(data, st.parent, st.narrowed, st.space_file)
+        queued = E.prepare(h, plan, ident, R.strict(m), st.grace)
+        if st.jobs == 0:
+            h.sync()
+            _report_queued(st, h, plan, queued)
+            raise typer.Exit(0)
+
+        t0 = time.perf_counter()
+        watch = S.Watch(S.grace_of(h))
+        with _progress(st, h, plan), _one_blas_thread(), _env(P.ONE_THREAD if st.jobs > 1 else {}):
+            stopper = E.Stopper()
+            with stopper.signals():
+                outcome, ended = P.run(h, plan, split, stopper, pool, None, watch)
     h.sync()
+    for line in P.problems(ended):
+        sys.stderr.write(f"hpsearch: warning: {line}\n")
     records = E.collect(h, plan)
     doc = document.build(h, plan, ident, m, records, {
-        "interrupted": outcome.stopped_by is not None, "ran_now": outcome.ran,
+        "interrupted": outcome.stopped_by is not None, "ran_now": P.ran_here(h, plan, outcome, ended),
         "seconds": round(time.perf_counter() - t0, 3)})
     R.write(st.out, doc)
     _render(st, doc)
     raise typer.Exit(_exit_code(st, doc, outcome))
+
+
+def load_split(d: dict, dtype: str, source: str):
+    """The split a stage trains on, from its data spec (see coarse.data_spec); a recorded fingerprint must
+    match (`source` says where it was recorded)."""
+    from hpsearch.cli import options as O
+    from hpsearch.errors import DataError
+
+    split = O.load_split(d["spec"], d.get("label_column"), d["val_fraction"], d["split_seed"], dtype,
+                         d.get("max_samples"), d.get("flatten", False), d.get("preprocess", "standardize"))
+    if d.get("fingerprint") and split.fingerprint != d["fingerprint"]:
+        raise DataError(f"--data {d['spec']}: fingerprint {split.fingerprint} differs from {d['fingerprint']} "
+                        f"recorded in {source} (the data changed)",
+                        "use the data the search was started on (--data PATH if it moved), or start over")
+    return split
+
+
+def _report_queued(st: Stage, h, plan, queued: int) -> None:
+    from hpsearch import study as S
+
+    done = len(S.done_trials(h, range(len(plan.trials))))
+    storage = h.url if h.backend is not None else h.where
+    sys.stderr.write(f"hpsearch: study {h.name!r} in {h.where}: {queued} trial(s) enqueued, {done} of "
+                     f"{len(plan.trials)} done; run 'hpsearch worker --storage {storage} --study {h.name}' on each "
+                     f"machine, then 'hpsearch export --storage {storage} --study {h.name} --out {st.out}'\n")
+    if st.json_out:
+        emit_json({"study": h.name, "storage": h.where, "requested": len(plan.trials), "enqueued": queued,
+                   "done": done})
+
+
+@contextmanager
+def _env(values: dict):
+    """Set environment variables for the duration (the trainer reads HPSEARCH_THREADS per fit)."""
+    import os
+
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _exit_code(st: Stage, doc: dict, outcome) -> int:
@@ -126,42 +207,54 @@ def _render(st: Stage, doc: dict) -> None:
         emit_json(doc)
 
 
-def _progress(st: Stage, total: int, done: list):
-    """A Rich bar on a terminal's stderr (trials done, diverged so far, best so far); else a no-op callback."""
+def _progress(st: Stage, h, plan):
+    """A Rich bar on a terminal's stderr (trials done, diverged so far, best so far), read from the study
+    twice a second, so trials finished by other processes and machines count too; else a no-op."""
     if not show_progress(st.quiet):
-        return nullcontext(None)
-    from contextlib import contextmanager
+        return nullcontext()
+    import threading
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from hpsearch import search as E
+
+    def info(records) -> str:
+        ok = [r.val_acc for r in records if r.status == "complete" and r.val_acc is not None]
+        best = f"{max(ok):.3f}" if ok else "-"
+        return f"diverged {sum(r.status == 'diverged' for r in records)} · best val_acc {best}"
+
     @contextmanager
     def bar():
-        ok = [r.val_acc for r in done if r.status == "complete"]
-        seen = {"diverged": sum(r.status == "diverged" for r in done), "best": max(ok) if ok else None}
-
-        def info() -> str:
-            best = "-" if seen["best"] is None else f"{seen['best']:.3f}"
-            return f"diverged {seen['diverged']} · best val_acc {best}"
-
+        records = E.collect(h, plan)
         with Progress(TextColumn(f"{st.command}"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
                       TimeElapsedColumn(), console=Console(stderr=True), transient=True) as p:
-            task = p.add_task(st.command, total=total, completed=len(done), info=info())
+            task = p.add_task(st.command, total=len(plan.trials), completed=len(records), info=info(records))
+            stop = threading.Event()
 
-            def on_trial(r) -> None:
-                seen["diverged"] += r.status == "diverged"
-                if r.status == "complete" and (seen["best"] is None or r.val_acc > seen["best"]):
-                    seen["best"] = r.val_acc
-                p.update(task, advance=1, info=info())
+            def poll() -> None:
+                while not stop.wait(0.5):
+                    try:
+                        rs = E.collect(h, plan)
+                    except Exception:  # noqa: BLE001 - the search itself reports storage faults
+                        continue
+                    p.update(task, completed=len(rs), info=info(rs))
 
-            yield on_trial
+            t = threading.Thread(target=poll, name="hpsearch-progress", daemon=True)
+            t.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                t.join()
 
     return bar()
 
 
 def _one_blas_thread():
     """Small matrices train fastest on one BLAS thread (on this 2-core machine: 9 ms vs 88 ms a trial when
-    other processes compete for the cores); threadpoolctl is optional."""
+    other processes compete for the cores), and --jobs workers must not fight over the cores. threadpoolctl
+    is a dependency; without it (a broken install) the environment set for --jobs children still holds."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover

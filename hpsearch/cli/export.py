@@ -1,0 +1,59 @@
+"""`hpsearch export --storage URL --study NAME --out results.json`: a study's results file, from the study alone.
+
+The file is the one the coordinator writes at the end of a local run (same trials, values, best and
+warnings), so `fine --from` and `report` take it. A study still running exports what has finished.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from hpsearch.cli import options as O
+from hpsearch.cli.worker import StorageReq, StudyReq
+
+
+def export(
+    study: StudyReq,
+    storage: StorageReq = None,
+    out: Annotated[str, typer.Option("--out", help="Results file to write (JSON, atomically).")] = "results.json",
+    show: Annotated[int, typer.Option("--show", help="Rows of the table.")] = 10,
+    json_out: O.Json = False,
+    quiet: O.Quiet = False,
+) -> None:
+    """Write the results file of a study (one run by 'hpsearch worker' processes on several machines, say)."""
+    from hpsearch import document
+    from hpsearch import results as R
+    from hpsearch import storage as ST
+    from hpsearch.cli.stage import _render
+    from hpsearch.errors import ConfigError
+
+    if not storage:
+        raise ConfigError("export: --storage is required", "pass the study's --storage (or set HPSEARCH_STORAGE)",
+                          key="storage")
+    R.check_writable(out)
+    h = ST.open_study(storage, None, study, create=False)
+    doc = document.export(h)
+    R.write(out, doc)
+    p = doc["progress"]
+    if p["done"] < p["requested"]:
+        sys.stderr.write(f"hpsearch: note: {p['done']} of {p['requested']} trials done (the study is still "
+                         "running, or was interrupted: run a worker to finish it)\n")
+    _render(_View(json_out, quiet, show, out), doc)
+
+
+class _View:
+    """What stage._render reads from a Stage."""
+
+    def __init__(self, json_out: bool, quiet: bool, top_k: int, out: str):
+        self.json_out, self.quiet, self.top_k, self.out = json_out, quiet, top_k, out
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "export",
+        epilog="Example: hpsearch export --storage postgresql://me@db.lan/hp --study coarse-lr --out results.json "
+               "(then: hpsearch fine --from results.json)",
+    )(export)

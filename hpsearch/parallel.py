@@ -1,0 +1,171 @@
+"""`--jobs N` on one machine: this process trains too, and starts N-1 `hpsearch worker` processes on the study.
+
+    pool = Pool.start(url, name, 1)    # first thing: the children import while this process prepares
+    ...                                # load the data, open the study, search.prepare (plan, data spec, grace)
+    outcome, ended = run(h, plan, split, stopper, pool)   # go(); train here too; stops are forwarded
+
+Why separate processes started with `python -m hpsearch worker` (not fork, not multiprocessing):
+- a fresh interpreter: no BLAS or OpenMP thread pool, lock or open database connection inherited from a
+  parent that already used them (forking after OpenBLAS has started its threads can hang);
+- each worker rebuilds everything from the study (plan from (seed, number), data from the recorded spec),
+  exactly as a worker on another machine does: one code path, tested locally;
+- nothing large crosses a pipe: each worker loads --data itself (a .npy is memory-mapped, so the page
+  cache holds one copy for all of them).
+Each child runs with one BLAS thread (environment set before NumPy loads) in its own session, so a
+terminal's Ctrl-C reaches only the coordinator, which forwards it once. A child waits for "go" on its
+stdin before it opens the study (EOF: the coordinator gave up, the child exits 0), and stops as on
+SIGTERM when its coordinator dies (HPSEARCH_PARENT_PID watchdog in cli/worker.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "HPSEARCH_THREADS": "1"}  # HPSEARCH_THREADS: the trainer's own helper lane (nn/lanes.py)
+GO_ENV = "HPSEARCH_WAIT_GO"  # set for a child: read "go" on stdin before opening the study
+STOP_WAIT = 60.0  # seconds a stopped child may take to record its interrupted trial before SIGKILL
+NORMAL_EXITS = (0, 130, 143, -signal.SIGINT, -signal.SIGTERM)  # done, or stopped (before holding any trial)
+
+
+@dataclass
+class Pool:
+    procs: list = field(default_factory=list)  # subprocess.Popen of each child
+    stopped: int | None = None  # the signal forwarded to the children, if any
+    released: bool = False  # go() or cancel() done: stdin closed
+
+    @classmethod
+    def start(cls, url: str, name: str, n: int, extra_args: tuple[str, ...] = ()) -> "Pool":
+        """Start `n` worker processes for study `name` in `url`, waiting for go(). The storage goes in the
+        environment, not argv, so a database password does not show in `ps`."""
+        env = {**os.environ, **ONE_THREAD, "HPSEARCH_STORAGE": url, "HPSEARCH_PARENT_PID": str(os.getpid()),
+               GO_ENV: "1"}
+        pool = cls()
+        cmd = [sys.executable, "-m", "hpsearch", "worker", "--study", name, "--quiet", *extra_args]
+        try:
+            for _ in range(n):
+                pool.procs.append(subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                                   start_new_session=True))
+        except OSError as e:
+            pool.stop()
+            from hpsearch.errors import StorageError
+
+            raise StorageError(f"--jobs: cannot start a worker process: {e}", "lower --jobs") from e
+        return pool
+
+    def _release(self, word: bytes) -> None:
+        if self.released:
+            return
+        self.released = True
+        for p in self.procs:
+            try:
+                p.stdin.write(word)
+                p.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass  # that child already ended: wait() reports it
+
+    def go(self) -> None:
+        """The study is prepared: let the children join it."""
+        self._release(b"go\n")
+
+    def forward(self, signum: int) -> None:
+        """Pass a stop signal (SIGINT, SIGTERM) on to every running child."""
+        self.stopped = signum
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    p.send_signal(signum)
+                except ProcessLookupError:
+                    pass
+
+    def wait(self, done: bool = False) -> list[tuple[int, int]]:
+        """Reap every child: (pid, returncode). A child still running STOP_WAIT s after a stop, or after the
+        study had nothing left to run (`done`: a child frozen or hung, say), is killed."""
+        out, deadline = [], time.monotonic() + STOP_WAIT if done else None
+        for p in self.procs:
+            while True:
+                if self.stopped is not None and deadline is None:
+                    deadline = time.monotonic() + STOP_WAIT
+                try:
+                    rc = p.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        p.kill()
+            out.append((p.pid, rc))
+        return out
+
+    def stop(self) -> None:
+        """The coordinator gave up (an error, or a stop before the search began): end every child."""
+        if not self.released:
+            self._release(b"")  # EOF: a child still waiting for go exits 0
+        else:
+            self.forward(signal.SIGTERM)
+        self.wait()
+
+
+def describe_exit(rc: int) -> str:
+    if rc < 0:
+        try:
+            return f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exit {rc}"
+
+
+def problems(ended: list[tuple[int, int]]) -> list[str]:
+    """One warning line per child that did not end normally."""
+    return [f"worker process {pid} {describe_exit(rc)} (a trial it held ran again in another process)"
+            for pid, rc in ended if rc not in NORMAL_EXITS]
+
+
+def ran_here(h, plan, outcome, ended: list[tuple[int, int]]) -> int:
+    """Trials this process and its children finished (the children's are found by their worker attr)."""
+    from hpsearch import study as S
+
+    if not ended:
+        return outcome.ran
+    host = S.worker_id().rsplit(":", 1)[0]
+    kids = {f"{host}:{pid}" for pid, _ in ended}
+    done = S.done_trials(h, range(len(plan.trials))).values()
+    return outcome.ran + sum(t.user_attrs.get(S.WORKER_ATTR) in kids for t in done)
+
+
+def check_jobs(jobs: int, url: str | None) -> None:
+    from hpsearch.errors import ConfigError
+    from hpsearch.storage import refuse_shared_sqlite
+
+    if jobs < 0:
+        raise ConfigError(f"--jobs must be >= 0, got {jobs}", "e.g. --jobs 2 (one per core); 0 only enqueues",
+                          key="jobs")
+    if jobs > 1:
+        refuse_shared_sqlite(url, f"--jobs {jobs}")
+
+
+def run(h, plan, split, stopper, pool: Pool | None = None, on_trial=None, watch=None):
+    """Train here (and in `pool`, released now) until the study has nothing left to run or a stop signal.
+
+    Returns (search.Outcome of this process, [(pid, returncode)] of the children). Call inside
+    `stopper.signals()`: a stop is forwarded to the children, which record their interrupted trial.
+    """
+    from hpsearch import search as E
+
+    if pool is None:
+        return E.run(h, plan, split, stopper, on_trial, watch), []
+    stopper.listeners.append(pool.forward)
+    try:
+        pool.go()
+        outcome = E.run(h, plan, split, stopper, on_trial, watch)
+        if stopper.signum is not None and pool.stopped is None:
+            pool.forward(stopper.signum)
+        return outcome, pool.wait(done=outcome.stopped_by is None)
+    except BaseException:
+        pool.stop()
+        raise
+    finally:
+        stopper.listeners.remove(pool.forward)
