@@ -12,23 +12,13 @@ from typer.testing import CliRunner
 
 from hpsearch.cli import app
 from test_data_formats import cifar_like, cifar_records, idx_bytes, mnist_like, write_idx, write_npy_pair
+from clihelp import assert_one_line_error
 
 runner = CliRunner()
 
 
 def run(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result, code, *needles):
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("hpsearch: error: ")
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    assert result.stdout == ""
 
 
 def report(*args):

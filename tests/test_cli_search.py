@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from hpsearch import results as R
 from hpsearch.cli import app
+from clihelp import one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -35,15 +36,6 @@ def space(tmp_path, name="s.yaml", *, lr=(1e-4, 1.0), reg=(1e-5, 1e-1), trials=6
 def ok(r):
     assert r.exit_code == 0, (r.exit_code, r.stdout[-2000:], r.stderr[-2000:])
     return json.loads(r.stdout) if r.stdout.strip().startswith("{") else None
-
-
-def one_line_error(r, code, *needles):
-    assert r.exit_code == code, (r.exit_code, r.stdout[-500:], r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("hpsearch: error: ") and "Traceback" not in r.stderr + r.stdout
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
 
 
 def test_coarse_finds_a_good_config_and_a_seeded_rerun_is_identical(tmp_path):

@@ -19,6 +19,7 @@ from hpsearch import storage as ST
 from hpsearch import study as S
 from hpsearch.cli import app
 from hpsearch.plan import make_plan
+from clihelp import one_line_error
 
 runner = CliRunner()
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -31,15 +32,6 @@ def run(*args):
 def ok(r):
     assert r.exit_code == 0, (r.exit_code, r.stdout[-2000:], r.stderr[-2000:])
     return json.loads(r.stdout) if r.stdout.strip().startswith("{") else None
-
-
-def one_line_error(r, code, *needles):
-    assert r.exit_code == code, (r.exit_code, r.stdout[-500:], r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hpsearch: error: "), r.stderr
-    assert "Traceback" not in r.stderr + r.stdout
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
 
 
 def space(tmp_path, *, trials, epochs, hidden, lr=(1e-3, 3e-2), name="s.yaml"):

@@ -15,6 +15,7 @@ from hpsearch.nn import layers as L
 from hpsearch.nn import losses
 from hpsearch.nn.model import MLP
 from hpsearch.sanity import CHECK_NAMES, SanityOptions, run_checks
+from clihelp import assert_one_line_error
 
 runner = CliRunner()
 KEYS = {"name", "status", "measured", "expected", "message"}
@@ -291,16 +292,6 @@ def test_table_renders(digits):
 
 def invoke(*args):
     return runner.invoke(app, ["sanity", *args])
-
-
-def assert_one_line_error(result, code, *needles):
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hpsearch: error: "), result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    assert result.stdout == ""
 
 
 def test_cli_json_contract_and_exit_0():
