@@ -68,6 +68,7 @@ app = typer.Typer(
     epilog="Example: hpsearch sanity && hpsearch coarse --epochs 5 && hpsearch fine --from results.json",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # reflow docstring paragraphs in --help instead of keeping source line breaks
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

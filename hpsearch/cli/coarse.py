@@ -28,6 +28,7 @@ Grace = Annotated[Optional[float], typer.Option("--grace", help="Seconds without
                                                 "or 30; stored in the study for every worker).")]
 
 
+@O.with_model_flags
 def coarse(
     space: Space = "coarse",
     epochs: O.Epochs = None,
@@ -39,19 +40,7 @@ def coarse(
     max_samples: O.MaxSamples = None,
     flatten: O.Flatten = False,
     preprocess: O.Preprocess = "standardize",
-    lr: O.Lr = None,
-    reg: O.Reg = None,
-    hidden: O.Hidden = None,
-    activation: O.Activation = None,
-    init: O.Init = None,
-    optimizer: O.Optimizer = None,
-    batch_size: O.BatchSize = None,
-    dropout: O.Dropout = None,
-    batchnorm: O.Batchnorm = None,
-    lr_decay: O.LrDecay = None,
-    schedule: O.Schedule = None,
-    reg_kind: O.RegKind = None,
-    dtype: O.Dtype = None,
+    model: dict = None,  # the model flags, declared by O.with_model_flags
     seed: O.Seed = 0,
     out: Out = "results.json",
     storage: Storage = None,
@@ -75,10 +64,7 @@ def coarse(
 
     pool = start_workers("coarse", jobs, storage, study, out)  # first: they import while this one prepares
     with released_on_error(pool):
-        overrides = O.model_overrides(
-            lr=lr, reg=reg, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
-            batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
-            reg_kind=reg_kind, dtype=dtype)
+        overrides = model
         sp = apply_flags(load(space), overrides, epochs=epochs, trials=trials, sampler=sampler)
         run_stage(Stage(command="coarse", space=sp, seed=seed,
                         data=data_spec(data, label_column, val_fraction, seed, max_samples, flatten, preprocess),

@@ -17,6 +17,7 @@ Out = Annotated[Optional[str], typer.Option("--out", help="Results file (default
                                             "--from; results.fine2.json after a fine file, and so on).")]
 
 
+@O.with_model_flags
 def fine(
     from_: From,
     top_k: TopKFrom = None,
@@ -26,19 +27,7 @@ def fine(
                                          "the parent had points).")] = "random",
     data: Annotated[Optional[str], typer.Option("--data", help="Where the parent's data now lives (default: "
                                                 "as recorded; its fingerprint must match).")] = None,
-    lr: O.Lr = None,
-    reg: O.Reg = None,
-    hidden: O.Hidden = None,
-    activation: O.Activation = None,
-    init: O.Init = None,
-    optimizer: O.Optimizer = None,
-    batch_size: O.BatchSize = None,
-    dropout: O.Dropout = None,
-    batchnorm: O.Batchnorm = None,
-    lr_decay: O.LrDecay = None,
-    schedule: O.Schedule = None,
-    reg_kind: O.RegKind = None,
-    dtype: O.Dtype = None,
+    model: dict = None,  # the model flags, declared by O.with_model_flags
     seed: Annotated[Optional[int], typer.Option("--seed", help="Study seed (default: the parent's + 1, so the stage "
                                                 "does not replay the parent's random draws; the data split stays "
                                                 "the parent's).")] = None,
@@ -75,10 +64,7 @@ def fine(
                              sampler="grid" if sampler == "grid" else "random", source=from_)
         if trials is None and sampler != "grid":
             trials = 30
-        overrides = O.model_overrides(
-            lr=lr, reg=reg, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
-            batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
-            reg_kind=reg_kind, dtype=dtype)
+        overrides = model
         sp = apply_flags(sp, overrides, epochs=epochs, trials=trials, sampler=sampler)
         pdata = parent["data"]
         spec = {"spec": data or pdata["spec"], "label_column": pdata.get("label_column"),

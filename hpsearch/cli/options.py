@@ -6,6 +6,8 @@ from an explicit value.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Annotated, Optional
 
 import typer
@@ -49,6 +51,40 @@ FLAGS = {
     "batchnorm": "--batchnorm", "lr_decay": "--lr-decay", "schedule": "--schedule", "reg_kind": "--reg-kind",
     "dtype": "--dtype", "val_fraction": "--val-fraction", "max_samples": "--max-samples", "preprocess": "--preprocess",
 }
+
+
+# The model flags every training command declares (epochs is declared per command: its default differs).
+MODEL_FLAGS = {
+    "lr": Lr, "reg": Reg, "hidden": Hidden, "activation": Activation, "init": Init, "optimizer": Optimizer,
+    "batch_size": BatchSize, "dropout": Dropout, "batchnorm": Batchnorm, "lr_decay": LrDecay,
+    "schedule": Schedule, "reg_kind": RegKind, "dtype": Dtype,
+}
+
+
+def with_model_flags(command):
+    """Declare MODEL_FLAGS on a command once, for all commands.
+
+    The command has a parameter `model` where the flags belong in --help; it receives the flags the user
+    gave, as config keys (`model_overrides`: --hidden parsed, --lr-decay implying the exp schedule).
+    """
+    sig = inspect.signature(command, eval_str=True)
+    params = []
+    for p in sig.parameters.values():
+        if p.name == "model":
+            params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=a)
+                       for k, a in MODEL_FLAGS.items()]
+        else:
+            params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+    if len(params) == len(sig.parameters):
+        raise TypeError(f"{command.__name__} needs a `model` parameter for with_model_flags")
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        given = {k: kwargs.pop(k) for k in MODEL_FLAGS}
+        return command(model=model_overrides(**given), **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)
+    return wrapper
 
 
 def model_overrides(*, lr=None, reg=None, epochs=None, hidden=None, activation=None, init=None, optimizer=None,

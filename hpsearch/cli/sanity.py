@@ -14,6 +14,7 @@ _FLAGS = {"only": "--only", "skip": "--skip", "loss_tolerance": "--loss-toleranc
           "overfit_epochs": "--overfit-epochs"}
 
 
+@O.with_model_flags
 def sanity(
     data: O.Data = "digits",
     label_column: O.LabelColumn = None,
@@ -21,20 +22,8 @@ def sanity(
     max_samples: O.MaxSamples = None,
     flatten: O.Flatten = False,
     preprocess: O.Preprocess = "standardize",
-    lr: O.Lr = None,
-    reg: O.Reg = None,
     epochs: O.Epochs = None,
-    hidden: O.Hidden = None,
-    activation: O.Activation = None,
-    init: O.Init = None,
-    optimizer: O.Optimizer = None,
-    batch_size: O.BatchSize = None,
-    dropout: O.Dropout = None,
-    batchnorm: O.Batchnorm = None,
-    lr_decay: O.LrDecay = None,
-    schedule: O.Schedule = None,
-    reg_kind: O.RegKind = None,
-    dtype: O.Dtype = None,
+    model: dict = None,  # the model flags, declared by O.with_model_flags
     loss_tolerance: Annotated[float, typer.Option(
         "--loss-tolerance", help="initial_loss passes within this relative distance of ln C.")] = 0.10,
     subset: Annotated[int, typer.Option(
@@ -65,10 +54,7 @@ def sanity(
                              only=_names(only), skip=_names(skip), strict=strict, seed=seed)
     except ConfigError as e:
         raise _flagged(e) from None
-    cfg = O.build_config(**O.model_overrides(
-        lr=lr, reg=reg, epochs=epochs, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
-        batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
-        reg_kind=reg_kind, dtype=dtype))
+    cfg = O.build_config(**model, **O.model_overrides(epochs=epochs))
     split = O.load_split(data, label_column, val_fraction, seed, cfg.dtype, max_samples, flatten, preprocess)
 
     try:

@@ -10,6 +10,7 @@ from hpsearch.cli import options as O
 from hpsearch.cli.output import console, emit_json, show_progress
 
 
+@O.with_model_flags
 def train(
     data: O.Data = "digits",
     label_column: O.LabelColumn = None,
@@ -17,20 +18,8 @@ def train(
     max_samples: O.MaxSamples = None,
     flatten: O.Flatten = False,
     preprocess: O.Preprocess = "standardize",
-    lr: O.Lr = None,
-    reg: O.Reg = None,
     epochs: O.Epochs = None,
-    hidden: O.Hidden = None,
-    activation: O.Activation = None,
-    init: O.Init = None,
-    optimizer: O.Optimizer = None,
-    batch_size: O.BatchSize = None,
-    dropout: O.Dropout = None,
-    batchnorm: O.Batchnorm = None,
-    lr_decay: O.LrDecay = None,
-    schedule: O.Schedule = None,
-    reg_kind: O.RegKind = None,
-    dtype: O.Dtype = None,
+    model: dict = None,  # the model flags, declared by O.with_model_flags
     seed: O.Seed = 0,
     save: Annotated[Optional[str], typer.Option("--save", help="Write the best-validation weights to this .npz file.")] = None,
     json_out: O.Json = False,
@@ -40,10 +29,7 @@ def train(
     from hpsearch.diagnosis import diagnose
     from hpsearch.train import fit
 
-    cfg = O.build_config(**O.model_overrides(
-        lr=lr, reg=reg, epochs=epochs, hidden=hidden, activation=activation, init=init, optimizer=optimizer,
-        batch_size=batch_size, dropout=dropout, batchnorm=batchnorm, lr_decay=lr_decay, schedule=schedule,
-        reg_kind=reg_kind, dtype=dtype))
+    cfg = O.build_config(**model, **O.model_overrides(epochs=epochs))
     split = O.load_split(data, label_column, val_fraction, seed, cfg.dtype, max_samples, flatten, preprocess)
     if save:
         _check_writable(save)
