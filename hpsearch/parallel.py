@@ -143,7 +143,7 @@ def check_jobs(jobs: int, url: str | None) -> None:
     if jobs < 0:
         raise ConfigError(f"--jobs must be >= 0, got {jobs}", "e.g. --jobs 2 (one per core); 0 only enqueues",
                           key="jobs")
-    if jobs > 1:
+    if jobs != 1:  # --jobs 0 only enqueues, for `hpsearch worker` processes: SQLite cannot serve them either
         refuse_shared_sqlite(url, f"--jobs {jobs}")
 
 

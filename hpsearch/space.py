@@ -23,6 +23,7 @@ TOP_KEYS = ("sampler", "trials", "epochs", "abort_factor", "params")
 RANGE_KEYS = ("low", "high", "log", "points", "values")
 TOP_LEVEL_ONLY = ("epochs", "abort_factor")  # set once, at the top of the file
 DEFAULTS = {"sampler": "random", "trials": 20, "epochs": 5, "abort_factor": 3.0}
+MAX_TRIALS = 100_000  # every trial is planned and enqueued up front: a larger plan is a typo, not a search
 
 
 def _kinds() -> dict[str, str]:
@@ -66,6 +67,13 @@ class Choice:
         return {"choices": [list(c) if isinstance(c, tuple) else c for c in self.choices]}
 
 
+def _axis_len(p: "Range | Choice") -> int:
+    """Grid points along one parameter, counted without building them."""
+    if isinstance(p, Choice):
+        return len(p.choices)
+    return len(p.values) if p.values is not None else (p.points or 2)
+
+
 @dataclass(frozen=True)
 class Space:
     params: tuple[tuple[str, Range | Choice], ...]  # searched keys in file order (grid order: first is slowest)
@@ -83,11 +91,18 @@ class Space:
         _need(isinstance(self.epochs, int) and self.epochs >= 1, src, "epochs", f"must be an integer >= 1, got {self.epochs!r}")
         _need(math.isfinite(self.abort_factor) and self.abort_factor > 1, src, "abort_factor",
               f"must be > 1, got {self.abort_factor}", "CS231n uses 3")
+        _need(self.trials <= MAX_TRIALS, src, "trials", f"must be at most {MAX_TRIALS:,}, got {self.trials:,}",
+              "every trial is planned up front; split the search into stages")
         if self.sampler == "grid":
             for name, p in self.params:
                 _need(isinstance(p, Choice) or p.points is not None or p.values is not None, src, f"params.{name}",
                       "is a range without `points` or `values`, which grid mode needs",
                       f"add e.g. `points: 5` to params.{name}, or use sampler: random")
+            sizes = [(name, _axis_len(p)) for name, p in self.params]
+            total = math.prod(n for _, n in sizes)
+            biggest = max(sizes, key=lambda t: t[1])[0] if sizes else "points"
+            _need(total <= MAX_TRIALS, src, "params", f"grid has {total:,} combinations, more than {MAX_TRIALS:,}",
+                  f"reduce `points` (params.{biggest} has the most) or use sampler: random")
 
     @property
     def param_dict(self) -> dict[str, Range | Choice]:

@@ -88,6 +88,16 @@ def join_url(url: str | None, journal: Path | None) -> str:
     return str(Path(url or journal).resolve())
 
 
+def check_out_is_not_study(out: str, url: str | None, journal: Path | None) -> None:
+    """`--out` must not name the journal file that holds the study: writing results there destroys every trial."""
+    from hpsearch.errors import ConfigError
+
+    target = Path(url) if url and "://" not in url else (journal if not url else None)
+    if target is not None and Path(out).resolve() == Path(target).resolve():
+        raise ConfigError(f"--out {out}: is the study's journal file; writing results there would destroy the study",
+                          "choose another --out (results are JSON) or another --storage", key="out")
+
+
 def is_sqlite(url: str | None) -> bool:
     return bool(url) and url.split("://", 1)[0].split("+", 1)[0] == "sqlite"
 

@@ -129,6 +129,8 @@ def fit(
     epoch_losses: list[float] = []
     with contextlib.ExitStack() as stack:
         stack.enter_context(lanes_mod.single_threaded_blas())  # robust under contention (nn/lanes.py)
+        # a diverging trial overflows on purpose: the abort rule reports it, numpy warnings would only be noise
+        stack.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
         two = splits(model) and lanes_mod.threads() >= 2  # two lanes for a big first layer
         lanes = stack.enter_context(Lanes(2 if two else 1))
         step = TrainStep(model, B, get_rule(cfg.optimizer), OptimHyper(), X, lanes)
@@ -149,7 +151,9 @@ def fit(
                 hist.loss.append(loss)
                 epoch_losses.append(loss)
                 it += 1
-                if not loss <= limit:  # also true for NaN and inf: the early-abort rule in one comparison
+                # the early-abort rule: NaN fails the comparison; an inf loss fails isfinite (with an inf first
+                # loss the limit itself is inf, and inf <= inf would let a broken trial run on)
+                if not (loss <= limit and math.isfinite(loss)):
                     status = "diverged"
                     reason = "non-finite loss" if not math.isfinite(loss) else f"loss > {cfg.abort_factor:g} x initial loss"
                     stopped_at = {"epoch": epoch + 1, "iteration": it, "loss": _finite_or_none(loss), "reason": reason}

@@ -112,6 +112,7 @@ def files(tmp_path):
     (["--hidden", "100,-5"], 2, ["--hidden"]),
     (["--dropout", "1.5"], 2, ["--dropout"]),
     (["--epochs", "0"], 2, ["--epochs"]),
+    (["--seed", "-1"], 2, ["--seed"]),
     (["--no-such-flag"], 2, ["--no-such-flag"]),
 ])
 def test_bad_input(files, args, code, needles):

@@ -105,3 +105,12 @@ def test_result_json_is_strict(digits_split):
 
     r = fit(digits_split, TrainConfig(lr=1e3, epochs=2), 0)
     json.dumps(r.to_dict(), allow_nan=False)
+
+
+def test_an_infinite_first_loss_is_diverged_at_once(digits_split):
+    # init so large that the very first minibatch loss overflows float32 to inf: the limit would be inf too
+    r = fit(digits_split, TrainConfig(init="small", init_scale=3e17, epochs=2, lr=1e-3, reg=0.0), 0)
+    assert not math.isfinite(r.initial_loss)
+    assert r.status == "diverged"
+    assert r.iterations == 1 and r.stopped_at["reason"] == "non-finite loss"
+    assert r.val_acc is None

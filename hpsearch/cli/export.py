@@ -34,6 +34,7 @@ def export(
         raise ConfigError("export: --storage is required", "pass the study's --storage (or set HPSEARCH_STORAGE)",
                           key="storage")
     R.check_writable(out)
+    ST.check_out_is_not_study(out, storage, None)
     h = ST.open_study(storage, None, study, create=False)
     doc = document.export(h)
     R.write(out, doc)

@@ -19,7 +19,7 @@ Data = Annotated[str, typer.Option("--data", help="Built-in name (digits, spiral
                                    ".npz, .csv, X.npy + y.npy, MNIST IDX (plain or .gz), CIFAR-10 binary .bin.")]
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="CSV label column name (default: the last).")]
 ValFraction = Annotated[float, typer.Option("--val-fraction", help="Fraction of each class held out for validation.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for the split, init, shuffling and dropout.")]
+Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed for the split, init, shuffling and dropout (>= 0).")]
 Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout (tables go to stderr).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; errors still go to stderr.")]
 

@@ -42,9 +42,9 @@ class Stage:
 
 
 def journal_path(out: str) -> Path:
-    """results.json -> results.journal, beside it."""
+    """results.json -> results.journal, beside it (x.journal -> x.journal.journal: never the --out file)."""
     p = Path(out)
-    return p.with_name(p.stem + ".journal")
+    return p.with_name(p.name + ".journal") if p.suffix == ".journal" else p.with_name(p.stem + ".journal")
 
 
 def default_study(command: str, out: str) -> str:
@@ -87,6 +87,7 @@ def run_stage(st: Stage, pool=None) -> None:
     name = st.study or default_study(st.command, st.out)
     journal = journal_path(st.out)
     with released_on_error(pool):
+        ST.check_out_is_not_study(st.out, st.storage, journal)
         if st.grace is not None:
             S.check_grace(st.grace)
         R.check_writable(st.out)
