@@ -269,3 +269,28 @@ def test_hit_counter_agrees_with_predict(kw):
     want = int((model.predict(X) == y).sum())
     assert HitCounter(model, rows=16).hits(X, y) == want  # several chunks, the last one partial
     assert HitCounter(model).hits(X.astype(np.float64), y) == want  # cast chunk by chunk
+
+
+def test_lanes_wait_for_the_helper_even_when_a_signal_interrupts_the_wait():
+    import signal
+    import threading
+    import time
+
+    from hpsearch.nn.lanes import Lanes
+
+    lanes = Lanes(2)
+    done = []
+    main = threading.main_thread().ident
+
+    def other():  # still writing shared buffers when Ctrl-C arrives
+        time.sleep(0.3)
+        done.append("other")
+
+    def here():
+        threading.Timer(0.05, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
+
+    with pytest.raises(KeyboardInterrupt):
+        lanes.run(other, here)
+    assert done == ["other"]  # run() did not return before the helper finished
+    lanes.close()  # the helper is idle: closing cannot release an unlocked lock
+    assert not lanes._thread.is_alive()

@@ -82,10 +82,23 @@ class Lanes:
         try:
             here()
         finally:
-            self._done.acquire()
+            self._wait_done()
         if self._error is not None:
             err, self._error = self._error, None
             raise err
+
+    def _wait_done(self) -> None:
+        """Wait for the helper's job even if a signal's exception (Ctrl-C, SIGTERM) interrupts the wait: until it
+        is done the helper still writes the shared buffers, and close() needs it idle. The exception is kept."""
+        pending: BaseException | None = None
+        while True:
+            try:
+                self._done.acquire()
+                break
+            except BaseException as e:  # noqa: BLE001 - re-raised below, after the helper is idle
+                pending = pending or e
+        if pending is not None:
+            raise pending
 
     def close(self) -> None:
         if self.parallel and self._thread.is_alive():
