@@ -93,8 +93,29 @@ def check_writable(path: str | Path) -> None:
 
 
 def file_fingerprint(path: str | Path) -> str:
-    """sha256 of the file's bytes (16 hex digits): ties a fine stage to its exact parent file."""
+    """sha256 of the file's bytes (16 hex digits). Not for a fine stage's parent: see doc_fingerprint."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+SETTINGS_NOT_FINGERPRINTED = ("storage", "study")  # where the study lives, not what it searched
+
+
+def doc_fingerprint(doc: dict) -> str:
+    """sha256 (16 hex digits) of what a (validated) results document found, canonical JSON (sorted keys).
+
+    Ties a fine stage to its parent. Leaves out progress (seconds, ran_now ...), per-trial timings and
+    where the study is stored: a no-op rerun of a finished stage rewrites those, and must not stop its
+    fine stage from resuming. Changed trials, space, fixed settings or data do change it.
+    """
+    trials = sorted(({k: t.get(k) for k in ("number", "params", "status", "val_acc")} for t in doc["trials"]),
+                    key=lambda t: t["number"])
+    core = {
+        "command": doc["command"], "space": doc["space"], "fixed": doc["fixed"], "data": doc["data"],
+        "settings": {k: v for k, v in doc["settings"].items() if k not in SETTINGS_NOT_FINGERPRINTED},
+        "parent": (doc.get("parent") or {}).get("fingerprint"), "trials": trials, "best": doc["best"],
+    }
+    text = json.dumps(strict(core), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def read(path: str | Path) -> dict:
@@ -146,11 +167,14 @@ def validate(doc: Any, source: str) -> None:
     except SpaceError as e:
         raise ResultsError(str(e), key="space") from None
     names = {n for n, _ in space.params}
-    if not isinstance(doc["settings"].get("seed", 0), int) or isinstance(doc["settings"].get("seed"), bool):
-        bad("settings.seed", "must be an integer")
+    seed = doc["settings"].get("seed", 0)
+    if not _is_int(seed) or seed < 0:
+        bad("settings.seed", f"must be an integer >= 0, got {seed!r}")
     for key in ("spec", "fingerprint"):
         if not isinstance(doc["data"].get(key), str):
             bad(f"data.{key}", "is missing or not a string")
+    _validate_data(doc["data"], bad)
+    _validate_fixed(doc["fixed"], bad)
     numbers = set()
     for i, t in enumerate(doc["trials"]):
         where = f"trials[{i}]"
@@ -169,8 +193,88 @@ def validate(doc: Any, source: str) -> None:
             bad(f"{where}.val_acc", "is null for a complete trial")
         if set(t["params"]) != names:
             bad(f"{where}.params", f"has keys {sorted(t['params'])}, the space searches {sorted(names)}")
+        _validate_params(t["params"], space, f"{where}.params", bad)
         if t["number"] in numbers:
             bad(f"{where}.number", f"{t['number']} appears twice")
         numbers.add(t["number"])
     if doc["best"] is not None and doc["best"].get("number") not in numbers:
         bad("best.number", "names no trial in the file")
+    if doc["best"] is not None:
+        if not isinstance(doc["best"].get("params"), dict) or set(doc["best"]["params"]) != names:
+            bad("best.params", f"is missing or does not have the keys the space searches ({sorted(names)})")
+        _validate_params(doc["best"]["params"], space, "best.params", bad)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _validate_params(params: dict, space, where: str, bad) -> None:
+    """Searched values as `fine --from` and `report` use them: a range's value is a finite number (> 0 on
+    a log range), a choice's value one of its choices. Trials store their planned params whatever their
+    status (a diverged or failed trial still had values), so null is never valid here."""
+    from hpsearch.space import Choice
+
+    for name, p in space.params:
+        v = params[name]
+        if isinstance(p, Choice):
+            if not any(_plain(c) == _plain(v) for c in p.choices):
+                bad(f"{where}.{name}", f"{v!r} is not one of the space's choices "
+                    f"{[_plain(c) for c in p.choices]}")
+        elif not _is_number(v):
+            bad(f"{where}.{name}", f"must be a finite number, got {v!r}")
+        elif p.log and v <= 0:
+            bad(f"{where}.{name}", f"must be > 0 on a log range, got {v!r}")
+
+
+def _plain(v: Any) -> Any:
+    return list(v) if isinstance(v, (tuple, list)) else v
+
+
+def _validate_data(d: dict, bad) -> None:
+    """The split settings `fine --from` reloads the data with (absent keys take their defaults)."""
+    checks = {
+        "val_fraction": (lambda v: _is_number(v) and 0 < v < 1, "must be a number in (0, 1)"),
+        "split_seed": (lambda v: _is_int(v) and v >= 0, "must be an integer >= 0"),
+        "max_samples": (lambda v: v is None or (_is_int(v) and v >= 1), "must be an integer >= 1 or null"),
+        "flatten": (lambda v: isinstance(v, bool), "must be true or false"),
+        "preprocess": (lambda v: isinstance(v, str), "must be a string"),
+        "label_column": (lambda v: v is None or isinstance(v, str), "must be a string or null"),
+    }
+    for key, (ok, problem) in checks.items():
+        if key in d and not ok(d[key]):
+            bad(f"data.{key}", f"{problem}, got {d[key]!r}")
+    if isinstance(d.get("preprocess"), str):
+        from hpsearch.data import PREPROCESS
+
+        if d["preprocess"] not in PREPROCESS:
+            bad("data.preprocess", f"must be one of {', '.join(PREPROCESS)}, got {d['preprocess']!r}")
+
+
+def _validate_fixed(fixed: dict, bad) -> None:
+    """`fixed` must make a TrainConfig (what every fine trial starts from); the error names the key."""
+    from hpsearch.config import TrainConfig
+    from hpsearch.errors import ConfigError
+
+    hidden = fixed.get("hidden", [])
+    if not isinstance(hidden, list) or not all(_is_int(w) for w in hidden):
+        bad("fixed.hidden", f"must be a list of integer widths, got {hidden!r}")
+    try:
+        TrainConfig.from_dict(fixed)
+    except ConfigError as e:
+        key = e.key or "?"
+        problem = e.message[len(key) + 1:] if e.message.startswith(f"{key} ") else e.message
+        if e.message.startswith("unknown setting"):
+            problem = "is not a setting hpsearch knows"
+        bad(f"fixed.{key}", problem)
+    except (TypeError, ValueError) as e:
+        for key, value in fixed.items():  # find the key: one at a time on the defaults
+            try:
+                TrainConfig.from_dict({key: value})
+            except (ConfigError, TypeError, ValueError):
+                bad(f"fixed.{key}", f"has an invalid value {value!r} ({e})")
+        bad("fixed", f"is not a valid configuration ({e})")

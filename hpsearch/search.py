@@ -51,6 +51,7 @@ class TrialRecord:
 class Outcome:
     ran: int  # trials this process finished
     stopped_by: int | None  # signal number that stopped the run (SIGINT, SIGTERM), None if it ran out
+    plan: Plan | None = None  # the plan at the end: longer than the one given if the study's trials grew
 
 
 # ---------------------------------------------------------------------------- Optuna encoding
@@ -187,6 +188,9 @@ def run(h, plan: Plan, split, stopper: Stopper | None = None, on_trial: Callable
 
     The study's grace (S.grace_of) sets the heartbeat (grace/4, at most 5 s) and how often an idle worker
     looks for trials of dead workers; `watch` carries what this process has already seen of the leases.
+    When nothing is left to claim and the study's `trials` grew meanwhile (a coordinator re-run with a
+    larger --trials), the plan is reloaded from the study and the new numbers run here too: report with
+    `Outcome.plan`, not the plan passed in.
     """
     stopper = stopper or Stopper()
     watch = watch or S.Watch(S.grace_of(h))
@@ -200,6 +204,11 @@ def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: S.Watch, leas
     while stopper.signum is None:
         c = S.claim(h, wanted, who, queue)
         if c is None:
+            grown = _grown(h, plan)
+            if grown is not None:  # the study's trials grew: claim the new numbers too
+                plan, wanted = grown, set(range(len(grown.trials)))
+                queue.clear()
+                continue
             added, pending = requeue(h, plan, watch)  # trials of dead workers, or numbers lost to interrupts
             if added:
                 continue
@@ -215,14 +224,25 @@ def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: S.Watch, leas
                 record = train_one(tp, plan.seed_of(tp.number), split, lambda: leaser.lost)
         except KeyboardInterrupt as e:
             S.finish(h, c, "interrupted", None, {})
-            return Outcome(ran, getattr(e, "signum", signal.SIGINT))
+            return Outcome(ran, getattr(e, "signum", signal.SIGINT), plan)
         except LeaseLost:
             continue  # another worker declared this trial lost and runs it again
         if S.finish(h, c, record.status, record.val_acc, _attrs(record)):
             ran += 1
             if on_trial is not None:
                 on_trial(record)
-    return Outcome(ran, stopper.signum)
+    return Outcome(ran, stopper.signum, plan)
+
+
+def _grown(h, plan: Plan) -> Plan | None:
+    """The study's plan when its `trials` outgrew `plan` (only `trials` may change on resume), else None."""
+    n = S.planned_trials(h)
+    if n is None or n <= len(plan.trials):
+        return None
+    from hpsearch.document import plan_of  # (document imports this module)
+
+    new = plan_of(h)[0]
+    return new if len(new.trials) > len(plan.trials) else None
 
 
 # seconds between looks while other workers hold the last trials, doubling from IDLE_FIRST: a look reads

@@ -168,6 +168,13 @@ def reconcile(h: Handle, wanted: Iterable[int], enqueue_args: Callable[[int], tu
     return added, pending
 
 
+@on_handle
+def planned_trials(h: Handle) -> int | None:
+    """How many trials the study's plan holds now (its `hpsearch` attr; a coordinator may have grown it)."""
+    n = (h.storage.get_study_user_attrs(h.study_id).get(PLAN_ATTR) or {}).get("trials")
+    return n if isinstance(n, int) else None
+
+
 @dataclass(frozen=True)
 class Claim:
     trial_id: int  # storage id, for updates
@@ -179,9 +186,12 @@ class Claim:
 def claim(h: Handle, wanted: set[int], who: str | None = None, queue: list | None = None) -> Claim | None:
     """Move one WAITING trial to RUNNING for this worker; None when the queue is empty.
 
-    A claimed trial whose number is already done, or also queued/running under a lower Optuna number, is
-    given up (FAIL, status "duplicate"). Judged on one snapshot taken before the claim: a copy created
-    later has a higher Optuna number, and gives way to this one when its own claimer looks.
+    Only trials whose hp_number is in `wanted` (the caller's plan) are claimed; one beyond it (the study's
+    `trials` grew after the caller loaded its plan) is left waiting: the caller reloads its plan when
+    nothing is left to claim (see planned_trials). A claimed trial whose number is already done, or also
+    queued/running under a lower Optuna number, is given up (FAIL, status "duplicate"). Judged on one
+    snapshot taken before the claim: a copy created later has a higher Optuna number, and gives way to
+    this one when its own claimer looks.
 
     `queue` (a list the caller keeps between calls) caches the WAITING trials of a database with a study
     lock (PostgreSQL): there no number is ever enqueued twice, and reading every trial of a large study
@@ -207,16 +217,17 @@ def claim(h: Handle, wanted: set[int], who: str | None = None, queue: list | Non
         candidates = [t for t in snapshot if t.state == TrialState.WAITING]
     while candidates:
         t = candidates.pop(0)
+        k = t.user_attrs.get(HP_NUMBER)
+        if k not in wanted:
+            continue  # beyond this caller's plan: never claimed here, never marked duplicate
         tid = h.storage.get_trial_id_from_study_id_trial_number(h.study_id, t.number)
         try:
             if not h.storage.set_trial_state_values(tid, TrialState.RUNNING):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-        k = t.user_attrs.get(HP_NUMBER)
-        if k not in wanted or any(is_done(o) or (o.number < t.number and o.state in (TrialState.WAITING,
-                                                                                       TrialState.RUNNING))
-                                  for o in copies.get(k, []) if o.number != t.number):
+        if any(is_done(o) or (o.number < t.number and o.state in (TrialState.WAITING, TrialState.RUNNING))
+               for o in copies.get(k, []) if o.number != t.number):
             h.storage.set_trial_user_attr(tid, "status", "duplicate")
             h.storage.set_trial_state_values(tid, TrialState.FAIL)
             continue

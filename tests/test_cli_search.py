@@ -96,7 +96,7 @@ def test_lecture_scenario_edge_warning_then_fine_extends_the_range(tmp_path):
     lr = fine["space"]["params"]["lr"]
     assert lr["log"] and lr["high"] > 1e-4  # the fine stage reaches above the coarse edge
     assert fine["settings"]["narrowed"]["params"]["lr"]["extended"] == "high"
-    assert fine["parent"]["fingerprint"] == R.file_fingerprint(out) and fine["command"] == "fine"
+    assert fine["parent"]["fingerprint"] == R.doc_fingerprint(R.read(out)) and fine["command"] == "fine"
     assert all(t["params"]["lr"] <= lr["high"] for t in fine["trials"])
     assert (tmp_path / "results.fine.json").exists() and fine["fixed"]["hidden"] == [32]
     assert fine["data"]["fingerprint"] == doc["data"]["fingerprint"]
@@ -300,3 +300,73 @@ def test_progress_bar_on_a_terminal(tmp_path):
     text = b"".join(chunks).decode(errors="replace")
     assert p.returncode == 0
     assert "coarse" in text and "best val_acc" in text and "diverged" in text
+
+
+# ---------------------------------------------------------------------------- edited results files
+
+
+@pytest.fixture(scope="module")
+def coarse_doc(tmp_path_factory):
+    """One small coarse results document with a range (lr, reg) and a choice (activation)."""
+    tmp = tmp_path_factory.mktemp("edited")
+    out = tmp / "r.json"
+    ok(run("coarse", "--space", space(tmp, trials=4, epochs=1, activation={"choices": ["relu", "tanh"]}),
+           "--out", out, "--quiet"))
+    return R.read(out)
+
+
+def _best_trial(d):
+    return next(t for t in d["trials"] if t["number"] == d["best"]["number"])
+
+
+EDITS = [
+    ("lr-text", lambda d: _best_trial(d)["params"].update(lr="abc"), "params.lr must be a finite number"),
+    ("lr-zero", lambda d: _best_trial(d)["params"].update(lr=0), "params.lr must be > 0 on a log range"),
+    ("lr-negative", lambda d: _best_trial(d)["params"].update(lr=-1), "params.lr must be > 0 on a log range"),
+    ("lr-null", lambda d: _best_trial(d)["params"].update(lr=None), "params.lr must be a finite number"),
+    ("best-lr", lambda d: d["best"]["params"].update(lr="abc"), "best.params.lr must be a finite number"),
+    ("choice", lambda d: _best_trial(d)["params"].update(activation="elu"), "params.activation 'elu' is not one of"),
+    ("fixed-unknown", lambda d: d["fixed"].update(foo=1), "fixed.foo is not a setting"),
+    ("fixed-hidden", lambda d: d["fixed"].update(hidden=5), "fixed.hidden must be a list"),
+    ("val-fraction", lambda d: d["data"].update(val_fraction="x"), "data.val_fraction must be a number in (0, 1)"),
+    ("max-samples", lambda d: d["data"].update(max_samples="abc"), "data.max_samples must be an integer >= 1"),
+    ("flatten", lambda d: d["data"].update(flatten="yes"), "data.flatten must be true or false"),
+    ("split-seed", lambda d: d["data"].update(split_seed=-3), "data.split_seed must be an integer >= 0"),
+    ("preprocess", lambda d: d["data"].update(preprocess=7), "data.preprocess must be a string"),
+    ("settings-seed", lambda d: d["settings"].update(seed=-1), "settings.seed must be an integer >= 0"),
+]
+
+
+@pytest.mark.parametrize("command", ["fine", "report"])
+@pytest.mark.parametrize("edit,needle", [e[1:] for e in EDITS], ids=[e[0] for e in EDITS])
+def test_edited_results_files_exit_2_with_one_line(tmp_path, coarse_doc, command, edit, needle):
+    d = json.loads(json.dumps(coarse_doc))
+    edit(d)
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(d))
+    args = ("fine", "--from", p, "--trials", "1", "--epochs", "1", "--quiet") if command == "fine" else ("report", p)
+    one_line_error(run(*args), 2, f"{p}: ", needle, "; ")
+    assert not (tmp_path / "r.fine.json").exists()
+
+
+def test_fine_resumes_after_a_no_op_rerun_of_its_coarse_stage(tmp_path):
+    sp, out = space(tmp_path, trials=3, epochs=1), tmp_path / "r.json"
+    ok(run("coarse", "--space", sp, "--out", out, "--quiet"))
+    first = ok(run("fine", "--from", out, "--trials", "2", "--epochs", "1", "--quiet", "--json"))
+    again = ok(run("coarse", "--space", sp, "--out", out, "--quiet", "--json"))  # rewrites progress/seconds
+    assert again["progress"]["ran_now"] == 0
+    resumed = ok(run("fine", "--from", out, "--trials", "2", "--epochs", "1", "--quiet", "--json"))
+    assert resumed["progress"]["ran_now"] == 0 and resumed["progress"]["done"] == 2
+    assert resumed["parent"]["fingerprint"] == first["parent"]["fingerprint"] == R.doc_fingerprint(R.read(out))
+    assert [t["params"] for t in resumed["trials"]] == [t["params"] for t in first["trials"]]
+    edited = R.read(out)  # a meaningful change (here a setting; narrowing stays the same) is another parent
+    edited["settings"]["space_file"] = "other.yaml"
+    R.write(out, edited)
+    one_line_error(run("fine", "--from", out, "--trials", "2", "--epochs", "1", "--quiet"), 2,
+                   "other settings", "parent: ", "--fresh")
+
+
+def test_fine_seed_must_not_be_negative(tmp_path):
+    out = tmp_path / "r.json"
+    ok(run("coarse", "--space", space(tmp_path, trials=2, epochs=1), "--out", out, "--quiet"))
+    one_line_error(run("fine", "--from", out, "--seed", "-1"), 2, "--seed")

@@ -220,7 +220,7 @@ def test_enqueue_only_then_a_worker_then_export_equals_a_local_run(tmp_path):
     assert doc["best"] == local["best"] and doc["progress"]["interrupted"] is False
     fine = ok(run("fine", "--from", tmp_path / "e.json", "--trials", "4", "--epochs", "1", "--jobs", "2", "--json",
                   "--quiet"))  # the worker process checks the data fingerprint the fine study records
-    assert fine["parent"]["fingerprint"] == R.file_fingerprint(tmp_path / "e.json") and fine["progress"]["done"] == 4
+    assert fine["parent"]["fingerprint"] == R.doc_fingerprint(R.read(tmp_path / "e.json")) and fine["progress"]["done"] == 4
 
 
 def test_worker_and_export_refuse_bad_input(tmp_path):
@@ -354,3 +354,62 @@ def test_postgres_urls_are_normalised():
     assert ST.normalise_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
     assert ST.normalise_url("sqlite:///x.db") == "sqlite:///x.db"
     assert ST.is_sqlite("sqlite:///x.db") and not ST.is_sqlite("postgresql://h/db") and not ST.is_sqlite(None)
+
+
+# ---------------------------------------------------------------------------- --trials grown while workers run
+
+
+def _extended(tmp_path, trials):
+    return ok(run("coarse", "--space", tmp_path / "s.yaml", "--trials", trials, "--out", tmp_path / "g.json",
+                  "--jobs", "0", "--json", "--quiet"))
+
+
+def _no_duplicates(trials):
+    assert not [t.number for t in trials if t.user_attrs.get("status") == "duplicate"]
+
+
+def test_a_running_worker_runs_the_trials_added_by_a_larger_trials(tmp_path):
+    """Regression: a worker holding the 4-trial plan claimed numbers 4-7, marked them duplicate and exited."""
+    space(tmp_path, trials=4, epochs=10, hidden=(512, 512))  # ~0.3 s a trial
+    journal = tmp_path / "g.journal"
+    assert _extended(tmp_path, 4)["enqueued"] == 4
+    p = subprocess.Popen([sys.executable, "-m", "hpsearch", "worker", "--storage", str(journal), "--study",
+                          "coarse-g", "--json", "--quiet"], cwd=tmp_path, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=ENV)
+    freeze_mid_trial(lambda: journal_trials(journal, "coarse-g"), p.pid, p)  # surely still on the old plan
+    try:
+        assert _extended(tmp_path, 8)["enqueued"] == 4
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0 and "Traceback" not in err, err
+    report = json.loads(out)
+    assert report["ran"] == 8  # the new numbers ran in the worker that was already running
+    assert (report["done"], report["requested"]) == (8, 8)  # and it reports the grown plan
+    trials = journal_trials(journal, "coarse-g")
+    done_once(trials, 8)
+    _no_duplicates(trials)
+    assert {pid_of(t) for t in trials} == {p.pid}
+
+
+def test_a_run_holding_an_old_plan_widens_it_and_reports_the_grown_plan(tmp_path):
+    """The coordinator's own loop too: nothing outside its plan is claimed; it reloads the plan instead."""
+    from hpsearch import document
+    from hpsearch.cli.stage import load_split
+
+    space(tmp_path, trials=2, epochs=1, hidden=(8,))
+    _extended(tmp_path, 2)
+    h = ST.open_study(str(tmp_path / "g.journal"), None, "coarse-g", create=False)
+    old, ident, m = document.plan_of(h)
+    _extended(tmp_path, 5)
+    c = S.claim(h, {0, 1})
+    assert c is not None and c.hp_number in (0, 1)  # numbers 2-4 are left waiting, not failed
+    assert S.claim(h, set()) is None
+    S.finish(h, c, "interrupted", None, {})  # FAIL, not done: enqueued again below
+    outcome = E.run(h, old, load_split(m["data"], "float32", "test"))
+    assert outcome.ran == 5 and len(outcome.plan.trials) == 5 and len(old.trials) == 2
+    assert outcome.plan.trials[:2] == old.trials
+    trials = journal_trials(tmp_path / "g.journal", "coarse-g")
+    done_once(trials, 5)
+    _no_duplicates(trials)
+    assert [r.number for r in E.collect(h, outcome.plan)] == list(range(5))

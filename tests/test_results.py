@@ -157,3 +157,62 @@ def test_strict_handles_numpy_and_nested(tmp_path):
 
     out = R.strict({"a": np.float32("nan"), "b": [np.int64(3), (1.0, math.inf)]})
     assert out == {"a": None, "b": [3, [1.0, None]]}
+
+
+@pytest.mark.parametrize("change,needle", [
+    (lambda d: d["trials"][0]["params"].update(lr="abc"), "trials[0].params.lr must be a finite number"),
+    (lambda d: d["trials"][0]["params"].update(lr=None), "trials[0].params.lr must be a finite number"),
+    (lambda d: d["trials"][0]["params"].update(lr=True), "trials[0].params.lr must be a finite number"),
+    (lambda d: d["trials"][1]["params"].update(lr=0), "trials[1].params.lr must be > 0 on a log range"),
+    (lambda d: d["best"]["params"].update(lr=-1), "best.params.lr must be > 0 on a log range"),
+    (lambda d: d["fixed"].update(foo=1), "fixed.foo is not a setting"),
+    (lambda d: d["fixed"].update(hidden=5), "fixed.hidden must be a list of integer widths"),
+    (lambda d: d["fixed"].update(lr="abc"), "fixed.lr must be > 0"),
+    (lambda d: d["fixed"].update(activation="nope"), "fixed.activation"),
+    (lambda d: d["data"].update(val_fraction="x"), "data.val_fraction must be a number in (0, 1)"),
+    (lambda d: d["data"].update(val_fraction=1.0), "data.val_fraction must be a number in (0, 1)"),
+    (lambda d: d["data"].update(split_seed=-1), "data.split_seed must be an integer >= 0"),
+    (lambda d: d["data"].update(max_samples="abc"), "data.max_samples must be an integer >= 1 or null"),
+    (lambda d: d["data"].update(flatten="yes"), "data.flatten must be true or false"),
+    (lambda d: d["data"].update(preprocess="zca"), "data.preprocess must be one of"),
+    (lambda d: d["settings"].update(seed=-1), "settings.seed must be an integer >= 0"),
+])
+def test_values_fine_and_report_use_are_checked(tmp_path, change, needle):
+    d = json.loads(R.dumps(doc()))
+    change(d)
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(ResultsError) as e:
+        R.read(p)
+    assert needle in str(e.value) and str(e.value).startswith(f"{p}: "), str(e.value)
+    assert "\n" not in str(e.value) and "; " in str(e.value)
+
+
+def test_choice_values_must_be_among_the_choices(tmp_path):
+    d = json.loads(R.dumps(doc()))
+    d["space"]["params"]["hidden"] = {"choices": [[10], [20, 10]]}
+    d["fixed"].pop("hidden")
+    for t in d["trials"]:
+        t["params"]["hidden"] = [20, 10]
+    d["best"]["params"]["hidden"] = [20, 10]
+    R.validate(d, "r.json")  # lists match the choices
+    d["trials"][1]["params"]["hidden"] = [30]
+    with pytest.raises(ResultsError, match=r"r\.json: trials\[1\]\.params\.hidden \[30\] is not one of"):
+        R.validate(d, "r.json")
+
+
+def test_doc_fingerprint_ignores_progress_timing_and_storage_only():
+    base = json.loads(R.dumps(doc()))
+    a = R.doc_fingerprint(base)
+    rerun = json.loads(R.dumps(doc()))
+    rerun["progress"].update(seconds=12.5, ran_now=0)
+    rerun["trials"][0]["seconds"] = 3.0
+    rerun["settings"].update(storage="/elsewhere/x.journal", study="other")
+    rerun["trials"].reverse()
+    assert R.doc_fingerprint(rerun) == a and len(a) == 16
+    for change in (lambda d: d["trials"][0].update(val_acc=0.5), lambda d: d["fixed"].update(epochs=2),
+                   lambda d: d["settings"].update(seed=1), lambda d: d["data"].update(fingerprint="x"),
+                   lambda d: d.update(command="fine")):
+        other = json.loads(R.dumps(doc()))
+        change(other)
+        assert R.doc_fingerprint(other) != a

@@ -28,7 +28,7 @@ def fine(
     data: Annotated[Optional[str], typer.Option("--data", help="Where the parent's data now lives (default: "
                                                 "as recorded; its fingerprint must match).")] = None,
     model: dict = None,  # the model flags, declared by O.with_model_flags
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Study seed (default: the parent's + 1, so the stage "
+    seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Study seed (default: the parent's + 1, so the stage "
                                                 "does not replay the parent's random draws; the data split stays "
                                                 "the parent's).")] = None,
     out: Out = None,
@@ -71,7 +71,7 @@ def fine(
                 "val_fraction": pdata.get("val_fraction", 0.2), "split_seed": pdata.get("split_seed", 0),
                 "max_samples": pdata.get("max_samples"), "flatten": pdata.get("flatten", False),
                 "preprocess": pdata.get("preprocess", "standardize"), "fingerprint": pdata["fingerprint"]}
-        info = {"path": str(Path(from_).resolve()), "fingerprint": R.file_fingerprint(from_),
+        info = {"path": str(Path(from_).resolve()), "fingerprint": R.doc_fingerprint(parent),
                 "command": parent["command"]}
         run_stage(Stage(command="fine", space=sp, seed=parent["settings"].get("seed", 0) + 1 if seed is None else seed,
                         data=spec, out=out, storage=storage, study=study, fresh=fresh, strict=strict,

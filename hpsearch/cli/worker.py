@@ -92,6 +92,7 @@ def worker(
             pool.stop()
         raise
     h.sync()
+    plan = outcome.plan or plan  # the study's plan may have grown (a larger --trials) while this worker ran
     for line in P.problems(ended):
         sys.stderr.write(f"hpsearch: warning: {line}\n")
     done = len(S.done_trials(h, range(len(plan.trials))))
