@@ -289,8 +289,14 @@ def test_lanes_wait_for_the_helper_even_when_a_signal_interrupts_the_wait():
     def here():
         threading.Timer(0.05, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
 
-    with pytest.raises(KeyboardInterrupt):
-        lanes.run(other, here)
+    # SIGINT may be ignored where the suite runs (a background job of a non-interactive shell): install
+    # Python's own handler for the test
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lanes.run(other, here)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert done == ["other"]  # run() did not return before the helper finished
     lanes.close()  # the helper is idle: closing cannot release an unlocked lock
     assert not lanes._thread.is_alive()
