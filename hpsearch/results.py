@@ -92,11 +92,6 @@ def check_writable(path: str | Path) -> None:
         raise OutputError(f"--out {path}: not writable", "choose a writable path")
 
 
-def file_fingerprint(path: str | Path) -> str:
-    """sha256 of the file's bytes (16 hex digits). Not for a fine stage's parent: see doc_fingerprint."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
 SETTINGS_NOT_FINGERPRINTED = ("storage", "study")  # where the study lives, not what it searched
 
 

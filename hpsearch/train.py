@@ -126,7 +126,7 @@ def fit(
     best_state = None
     best_train = None
     status, stopped_at, it, epochs_run = "complete", None, 0, 0
-    epoch_losses: list[float] = []
+    epoch_start = 0  # index in hist.loss of the current epoch's first iteration
     with contextlib.ExitStack() as stack:
         stack.enter_context(lanes_mod.single_threaded_blas())  # robust under contention (nn/lanes.py)
         # a diverging trial overflows on purpose: the abort rule reports it, numpy warnings would only be noise
@@ -141,19 +141,17 @@ def fit(
             lr = lr_at(epoch, cfg.lr, cfg.schedule, cfg.lr_decay, cfg.step_size)
             perm = shuffle_rng.permutation(n)
             y_perm = y[perm]
-            epoch_losses = []
+            epoch_start = len(hist.loss)
             ratios: dict[str, float] = {}
             step.begin(perm[:B])
             for b in range(iters_per_epoch):
                 loss = step.forward(y_perm[b * B:(b + 1) * B], drop_rng)
-                if it == 0:
-                    initial_loss, limit = loss, cfg.abort_factor * loss
+                if it == 0:  # a non-finite first loss leaves the limit NaN: the comparison below fails at once
+                    initial_loss = loss
+                    limit = cfg.abort_factor * loss if math.isfinite(loss) else math.nan
                 hist.loss.append(loss)
-                epoch_losses.append(loss)
                 it += 1
-                # the early-abort rule: NaN fails the comparison; an inf loss fails isfinite (with an inf first
-                # loss the limit itself is inf, and inf <= inf would let a broken trial run on)
-                if not (loss <= limit and math.isfinite(loss)):
+                if not loss <= limit:  # the early-abort rule in one comparison: also false for NaN and inf
                     status = "diverged"
                     reason = "non-finite loss" if not math.isfinite(loss) else f"loss > {cfg.abort_factor:g} x initial loss"
                     stopped_at = {"epoch": epoch + 1, "iteration": it, "loss": _finite_or_none(loss), "reason": reason}
@@ -179,10 +177,11 @@ def fit(
             if val_acc > best_val:
                 best_val, best_train, best_state = val_acc, train_acc, model.state_dict()
             if callback is not None:
-                callback(EpochStats(epoch + 1, cfg.epochs, lr, float(np.mean(epoch_losses)), train_acc, val_acc, ratios))
+                callback(EpochStats(epoch + 1, cfg.epochs, lr, float(np.mean(hist.loss[epoch_start:])), train_acc,
+                                    val_acc, ratios))
     if best_state is not None:
         model.load_state_dict(best_state)
-    final = float(np.mean(epoch_losses)) if epoch_losses else None
+    final = float(np.mean(hist.loss[epoch_start:])) if len(hist.loss) > epoch_start else None
     return TrainResult(
         status=status,
         val_acc=best_val if best_state is not None else None,

@@ -28,18 +28,14 @@ Grace = Annotated[Optional[float], typer.Option("--grace", help="Seconds without
                                                 "or 30; stored in the study for every worker).")]
 
 
+@O.with_data_flags
 @O.with_model_flags
 def coarse(
     space: Space = "coarse",
     epochs: O.Epochs = None,
     trials: Trials = None,
     sampler: Sampler = None,
-    data: O.Data = "digits",
-    label_column: O.LabelColumn = None,
-    val_fraction: O.ValFraction = 0.2,
-    max_samples: O.MaxSamples = None,
-    flatten: O.Flatten = False,
-    preprocess: O.Preprocess = "standardize",
+    data_flags: dict = None,  # the data flags, declared by O.with_data_flags
     model: dict = None,  # the model flags, declared by O.with_model_flags
     seed: O.Seed = 0,
     out: Out = "results.json",
@@ -67,7 +63,7 @@ def coarse(
         overrides = model
         sp = apply_flags(load(space), overrides, epochs=epochs, trials=trials, sampler=sampler)
         run_stage(Stage(command="coarse", space=sp, seed=seed,
-                        data=data_spec(data, label_column, val_fraction, seed, max_samples, flatten, preprocess),
+                        data=O.recorded_spec(data_flags),
                         out=out, storage=storage, study=study, fresh=fresh, strict=strict, json_out=json_out,
                         quiet=quiet, top_k=show, space_file=space, jobs=jobs, grace=grace), pool)
 
@@ -133,21 +129,6 @@ def _as_flag(e, changes: dict):
     if key in changes:
         return ConfigError(f"--{key} {e.message.split(f'{e.key} ', 1)[-1]}", e.hint, key=key)
     return e
-
-
-def data_spec(data: str, label_column, val_fraction: float, seed: int, max_samples=None, flatten=False,
-              preprocess="standardize") -> dict:
-    """How to load and split the data again (fine --from): built-in names as is, file paths made absolute."""
-    import os
-
-    from hpsearch.datasets import BUILTIN
-
-    def absolute(part: str) -> str:
-        return part if part in BUILTIN or not os.path.exists(part) else os.path.abspath(part)
-
-    spec = ",".join(absolute(p) for p in data.split(",")) if "," in data else absolute(data)
-    return {"spec": spec, "label_column": label_column, "val_fraction": val_fraction, "split_seed": seed,
-            "max_samples": max_samples, "flatten": flatten, "preprocess": preprocess}
 
 
 def register(app: typer.Typer) -> None:

@@ -61,30 +61,74 @@ MODEL_FLAGS = {
 }
 
 
-def with_model_flags(command):
-    """Declare MODEL_FLAGS on a command once, for all commands.
+def _flag_group(placeholder: str, flags: dict, build):
+    """A decorator declaring a group of flags on a command once, for all commands.
 
-    The command has a parameter `model` where the flags belong in --help; it receives the flags the user
-    gave, as config keys (`model_overrides`: --hidden parsed, --lr-decay implying the exp schedule).
+    The command has a parameter named `placeholder` where the flags belong in --help; it receives
+    `build(given, kwargs)` there, `given` being the group's flag values and `kwargs` the command's others.
     """
-    sig = inspect.signature(command, eval_str=True)
-    params = []
-    for p in sig.parameters.values():
-        if p.name == "model":
-            params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=a)
-                       for k, a in MODEL_FLAGS.items()]
-        else:
-            params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
-    if len(params) == len(sig.parameters):
-        raise TypeError(f"{command.__name__} needs a `model` parameter for with_model_flags")
 
-    @functools.wraps(command)
-    def wrapper(**kwargs):
-        given = {k: kwargs.pop(k) for k in MODEL_FLAGS}
-        return command(model=model_overrides(**given), **kwargs)
+    def decorate(command):
+        sig = inspect.signature(command, eval_str=True)
+        if placeholder not in sig.parameters:
+            raise TypeError(f"{command.__name__} needs a `{placeholder}` parameter for its flag group")
+        params = []
+        for p in sig.parameters.values():
+            if p.name == placeholder:
+                params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=a)
+                           for k, (a, default) in flags.items()]
+            else:
+                params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
 
-    wrapper.__signature__ = sig.replace(parameters=params)
-    return wrapper
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            given = {k: kwargs.pop(k) for k in flags}
+            return command(**{placeholder: build(given, kwargs)}, **kwargs)
+
+        wrapper.__signature__ = sig.replace(parameters=params)
+        return wrapper
+
+    return decorate
+
+
+# `model`: the flags the user gave, as config keys (model_overrides: --hidden parsed, --lr-decay implying exp)
+with_model_flags = _flag_group("model", {k: (a, None) for k, a in MODEL_FLAGS.items()},
+                               lambda given, _: model_overrides(**given))
+
+# The data flags of the commands that load --data themselves (fine reloads its parent's data instead).
+DATA_FLAGS = {
+    "data": (Data, "digits"), "label_column": (LabelColumn, None), "val_fraction": (ValFraction, 0.2),
+    "max_samples": (MaxSamples, None), "flatten": (Flatten, False), "preprocess": (Preprocess, "standardize"),
+}
+
+
+def data_spec(given: dict, seed: int) -> dict:
+    """The data flags as a data spec, the form results files record (the split uses --seed)."""
+    return {"spec": given["data"], "label_column": given["label_column"], "val_fraction": given["val_fraction"],
+            "split_seed": seed, "max_samples": given["max_samples"], "flatten": given["flatten"],
+            "preprocess": given["preprocess"]}
+
+
+# `data_flags`: the data spec (data_spec) of the flags given
+with_data_flags = _flag_group("data_flags", DATA_FLAGS, lambda given, kwargs: data_spec(given, kwargs["seed"]))
+
+
+def recorded_spec(d: dict) -> dict:
+    """A data spec as results record it: built-in names as is, file paths made absolute (fine --from reloads it)."""
+    import os
+
+    from hpsearch.datasets import BUILTIN
+
+    def absolute(part: str) -> str:
+        return part if part in BUILTIN or not os.path.exists(part) else os.path.abspath(part)
+
+    return {**d, "spec": ",".join(absolute(p) for p in d["spec"].split(","))}
+
+
+def load_spec(d: dict, dtype: str | None):
+    """The split a data spec describes (load_split)."""
+    return load_split(d["spec"], d.get("label_column"), d.get("val_fraction", 0.2), d.get("split_seed", 0), dtype,
+                      d.get("max_samples"), d.get("flatten", False), d.get("preprocess", "standardize"))
 
 
 def model_overrides(*, lr=None, reg=None, epochs=None, hidden=None, activation=None, init=None, optimizer=None,

@@ -14,14 +14,10 @@ _FLAGS = {"only": "--only", "skip": "--skip", "loss_tolerance": "--loss-toleranc
           "overfit_epochs": "--overfit-epochs"}
 
 
+@O.with_data_flags
 @O.with_model_flags
 def sanity(
-    data: O.Data = "digits",
-    label_column: O.LabelColumn = None,
-    val_fraction: O.ValFraction = 0.2,
-    max_samples: O.MaxSamples = None,
-    flatten: O.Flatten = False,
-    preprocess: O.Preprocess = "standardize",
+    data_flags: dict = None,  # the data flags, declared by O.with_data_flags
     epochs: O.Epochs = None,
     model: dict = None,  # the model flags, declared by O.with_model_flags
     loss_tolerance: Annotated[float, typer.Option(
@@ -55,7 +51,7 @@ def sanity(
     except ConfigError as e:
         raise _flagged(e) from None
     cfg = O.build_config(**model, **O.model_overrides(epochs=epochs))
-    split = O.load_split(data, label_column, val_fraction, seed, cfg.dtype, max_samples, flatten, preprocess)
+    split = O.load_spec(data_flags, cfg.dtype)
 
     try:
         if show_progress(quiet):

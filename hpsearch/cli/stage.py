@@ -129,13 +129,12 @@ def run_stage(st: Stage, pool=None) -> None:
 
 
 def load_split(d: dict, dtype: str, source: str):
-    """The split a stage trains on, from its data spec (see coarse.data_spec); a recorded fingerprint must
+    """The split a stage trains on, from its data spec (options.data_spec); a recorded fingerprint must
     match (`source` says where it was recorded)."""
     from hpsearch.cli import options as O
     from hpsearch.errors import DataError
 
-    split = O.load_split(d["spec"], d.get("label_column"), d["val_fraction"], d["split_seed"], dtype,
-                         d.get("max_samples"), d.get("flatten", False), d.get("preprocess", "standardize"))
+    split = O.load_spec(d, dtype)
     if d.get("fingerprint") and split.fingerprint != d["fingerprint"]:
         raise DataError(f"--data {d['spec']}: fingerprint {split.fingerprint} differs from {d['fingerprint']} "
                         f"recorded in {source} (the data changed)",

@@ -10,14 +10,10 @@ from hpsearch.cli import options as O
 from hpsearch.cli.output import console, emit_json, show_progress
 
 
+@O.with_data_flags
 @O.with_model_flags
 def train(
-    data: O.Data = "digits",
-    label_column: O.LabelColumn = None,
-    val_fraction: O.ValFraction = 0.2,
-    max_samples: O.MaxSamples = None,
-    flatten: O.Flatten = False,
-    preprocess: O.Preprocess = "standardize",
+    data_flags: dict = None,  # the data flags, declared by O.with_data_flags
     epochs: O.Epochs = None,
     model: dict = None,  # the model flags, declared by O.with_model_flags
     seed: O.Seed = 0,
@@ -30,7 +26,7 @@ def train(
     from hpsearch.train import fit
 
     cfg = O.build_config(**model, **O.model_overrides(epochs=epochs))
-    split = O.load_split(data, label_column, val_fraction, seed, cfg.dtype, max_samples, flatten, preprocess)
+    split = O.load_spec(data_flags, cfg.dtype)
     if save:
         _check_writable(save)
 
