@@ -81,6 +81,33 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def check_url(url: str) -> None:
+    """A database URL SQLAlchemy can open: a known dialect with its driver installed, else ConfigError
+    (exit 2: the flag is wrong, or a package is missing; nothing was opened yet)."""
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    shown = describe(url)
+    try:
+        dialect = make_url(url).get_dialect()
+    except sqlalchemy.exc.NoSuchModuleError as e:  # (an ArgumentError: caught first)
+        scheme = url.split("://", 1)[0]
+        raise ConfigError(f"--storage {shown}: unknown database kind {scheme!r}",
+                          "pass a journal file path, sqlite:///file.db or postgresql://user@host/db",
+                          key="storage") from e
+    except sqlalchemy.exc.ArgumentError as e:
+        raise ConfigError(f"--storage {shown}: not a database URL ({' '.join(str(e).split())[:120]})",
+                          "pass a journal file path, sqlite:///file.db or postgresql://user@host/db",
+                          key="storage") from e
+    try:
+        dialect.import_dbapi()
+    except ImportError as e:
+        hint = ("pip install 'hpsearch[postgres]'" if dialect.name == "postgresql"
+                else f"install the Python driver for {dialect.name} ({dialect.driver})")
+        raise ConfigError(f"--storage {shown}: the {dialect.name} driver {dialect.driver!r} is not installed",
+                          hint, key="storage") from e
+
+
 def join_url(url: str | None, journal: Path | None) -> str:
     """What another process opens to join the study: the journal file's absolute path, or the URL."""
     if url and "://" in url:
@@ -259,6 +286,7 @@ def open_study(url: str | None, journal: Path | None, name: str, fresh: bool = F
             backend = journal_backend(str(journal_path))
             guard = backend.hold()
         else:
+            check_url(url)
             locker = _pg_locker(url) if url.split("://", 1)[0].split("+", 1)[0] == "postgresql" else None
             guard = locker("hpsearch-schema") if locker else contextlib.nullcontext()
         with guard:  # concurrent first use of a database races on its tables, of a study on its name

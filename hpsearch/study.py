@@ -51,17 +51,20 @@ def default_grace() -> float:
     if not text:
         return DEFAULT_GRACE
     try:
-        return check_grace(float(text))
+        value = float(text)
     except ValueError:
         raise ConfigError(f"HPSEARCH_GRACE must be a number of seconds, got {text!r}", "e.g. HPSEARCH_GRACE=60")
+    return check_grace(value, "HPSEARCH_GRACE")
 
 
-def check_grace(grace: float) -> float:
+def check_grace(grace: float, source: str = "--grace") -> float:
+    """`grace` if in [0.5, 86400] s, else ConfigError naming where it came from (`--grace` or the variable)."""
     from hpsearch.errors import ConfigError
 
     if not 0.5 <= grace <= 86400:
-        raise ConfigError(f"--grace must be between 0.5 and 86400 seconds, got {grace:g}",
-                          "e.g. --grace 60 (a heartbeat is written every grace/4 s)", key="grace")
+        example = "--grace 60" if source.startswith("--") else f"{source}=60"
+        raise ConfigError(f"{source} must be between 0.5 and 86400 seconds, got {grace:g}",
+                          f"e.g. {example} (a heartbeat is written every grace/4 s)", key="grace")
     return float(grace)
 
 

@@ -1,5 +1,6 @@
 """Inputs that would destroy work or never finish are refused up front (exit 2, one line, nothing lost)."""
 
+import importlib.util
 import json
 
 import yaml
@@ -51,3 +52,21 @@ def test_enqueue_only_into_sqlite_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'sq.db'}"
     assert_one_line_error(run("coarse", *SMALL, "--storage", url, "--jobs", "0", "--out", tmp_path / "o.json"), 2,
                           "SQLite", "journal")
+
+
+def test_grace_from_the_environment_is_named_in_its_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HPSEARCH_GRACE", "0.1")
+    r = run("coarse", *SMALL, "--out", tmp_path / "r.json")
+    assert_one_line_error(r, 2, "HPSEARCH_GRACE must be between 0.5 and 86400")
+    assert "--grace" not in r.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_unknown_storage_kind_is_bad_input_not_an_io_fault(tmp_path):
+    cases = [("foo://host/db", "unknown database kind 'foo'")]
+    if importlib.util.find_spec("MySQLdb") is None:
+        cases.append(("mysql://me@localhost/hp", "driver 'mysqldb' is not installed"))
+    for url, words in cases:
+        r = run("coarse", *SMALL, "--storage", url, "--out", tmp_path / "r.json")
+        assert_one_line_error(r, 2, words)
+        assert "--storage" in r.stderr
