@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import signal
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -220,8 +220,8 @@ def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: S.Watch, leas
         idle = IDLE_FIRST
         tp = plan.trials[c.hp_number]
         try:
-            with leaser.holding(c), stopper.trial():
-                record = train_one(tp, plan.seed_of(tp.number), split, lambda: leaser.lost)
+            with leaser.holding(c):
+                record = train_one(tp, plan.seed_of(tp.number), split, lambda: leaser.lost, stopper.trial)
         except KeyboardInterrupt as e:
             S.finish(h, c, "interrupted", None, {})
             return Outcome(ran, getattr(e, "signum", signal.SIGINT), plan)
@@ -254,10 +254,13 @@ class LeaseLost(Exception):
     """The storage refused this worker's heartbeat: the trial was declared lost and runs elsewhere."""
 
 
-def train_one(tp: TrialPlan, seed: np.random.SeedSequence, split, lost: Callable[[], bool] | None = None) -> TrialRecord:
+def train_one(tp: TrialPlan, seed: np.random.SeedSequence, split, lost: Callable[[], bool] | None = None,
+              interruptible=nullcontext) -> TrialRecord:
     """Train one planned trial; an exception becomes status `failed` (the search goes on).
 
-    `lost()` is asked after each epoch; True abandons the trial (LeaseLost).
+    `lost()` is asked after each epoch; True abandons the trial (LeaseLost). `interruptible()` is entered
+    around `fit` only (Stopper.trial): a stop signal arriving once training is over (during the diagnosis)
+    is noted, and the finished trial is still recorded.
     """
     from hpsearch.diagnosis import diagnose
     from hpsearch.train import fit
@@ -268,7 +271,8 @@ def train_one(tp: TrialPlan, seed: np.random.SeedSequence, split, lost: Callable
 
     t0 = time.perf_counter()
     try:
-        r = fit(split, tp.config, seed, check if lost is not None else None)
+        with interruptible():
+            r = fit(split, tp.config, seed, check if lost is not None else None)
     except LeaseLost:
         raise
     except Exception as e:  # noqa: BLE001 - a failing trial is a result, not a crash of the search

@@ -194,9 +194,12 @@ def test_resume_must_search_the_same_thing(tmp_path):
 
 
 def test_storage_faults_are_storage_errors(tmp_path):
-    with pytest.raises(StorageError) as e:
+    with pytest.raises(ConfigError) as e:  # not a database hpsearch can open: bad input (exit 2)
         ST.open_study("nosuchdb://user:secret@host/x", tmp_path / "x.journal", "s")
-    assert e.value.exit_code == 3 and "secret" not in str(e.value)
+    assert e.value.exit_code == 2 and "secret" not in str(e.value) and "nosuchdb" in str(e.value)
+    with pytest.raises(StorageError) as e:  # a database that cannot be reached: an I/O fault (exit 3)
+        ST.open_study("sqlite:////nonexistent-dir/sub/x.db", tmp_path / "x.journal", "s")
+    assert e.value.exit_code == 3
     with pytest.raises(StorageError, match="does not exist"):
         ST.open_study(str(tmp_path / "no" / "x.journal"), tmp_path / "x.journal", "s")
     bad = tmp_path / "bad.journal"
@@ -314,3 +317,26 @@ def test_fine_space_from_any_valid_results_file_is_valid(sp, data):
         if isinstance(p, Range):
             assert p.low < p.high and (not p.log or p.low > 0)
     make_plan(fine, 0)  # every configuration in it is valid
+
+
+def test_a_stop_signal_after_training_keeps_the_trained_result(tmp_path, digits_split, monkeypatch):
+    """A signal during the diagnosis (fit has returned) stops the search but the trial is recorded."""
+    import hpsearch.diagnosis as D
+
+    real, calls = D.diagnose, []
+    stopper = E.Stopper()
+
+    def diagnose(result, cfg):
+        calls.append(1)
+        if len(calls) == 2:
+            stopper._handler(signal.SIGTERM, None)  # what the installed handler runs on SIGTERM
+        return real(result, cfg)
+
+    monkeypatch.setattr(D, "diagnose", diagnose)
+    h, plan = start(tmp_path, tiny(trials=5))
+    out = E.run(h, plan, digits_split, stopper)
+    assert out.stopped_by == signal.SIGTERM and out.ran == 2
+    assert [r.number for r in E.collect(h, plan)] == [0, 1]
+    statuses = {k: [t.user_attrs.get("status") for t in ts] for k, ts in by_number(h).items()}
+    assert statuses[0] == ["complete"] and statuses[1] == ["complete"]  # neither discarded as "interrupted"
+    assert "interrupted" not in sum(statuses.values(), [])
