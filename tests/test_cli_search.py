@@ -166,13 +166,15 @@ def test_bad_flags_and_missing_space(tmp_path):
                    "fewer than a batch of 5000")
 
 
-def test_unwritable_out_and_bad_storage_exit_3(tmp_path):
+def test_unwritable_out_and_unreachable_storage_exit_3(tmp_path):
     sp = space(tmp_path, trials=1, epochs=1)
     (tmp_path / "afile").write_text("x")
     one_line_error(run("coarse", "--space", sp, "--out", tmp_path / "afile" / "r.json"), 3, "--out", "does not exist")
     one_line_error(run("coarse", "--space", sp, "--out", tmp_path), 3, "is a folder")
     one_line_error(run("coarse", "--space", sp, "--out", tmp_path / "r.json", "--storage", "nosuchdb://u:pw@h/x"),
-                   3, "storage")
+                   2, "--storage", "unknown database kind")  # bad input, not an I/O fault
+    one_line_error(run("coarse", "--space", sp, "--out", tmp_path / "r.json", "--storage",
+                       "sqlite:////nonexistent-dir/sub/x.db"), 3, "storage")
     one_line_error(run("coarse", "--space", sp, "--out", tmp_path / "r.json", "--storage",
                        tmp_path / "missing" / "x.journal"), 3, "does not exist")
 
