@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from hpsearch.errors import DataError
 
 PREPROCESS = ("standardize", "center", "center-channel", "none")
 PIXEL_SCALE = 1 / 255  # uint8 X is taken as pixels and scaled to [0, 1] before preprocessing
+
+# Allocator for split(): {"X_train": (shape, dtype), "X_val": (shape, dtype)} -> {name: empty array}, asked once
+# for both so it can place them together (hpsearch/shared_split.py: memory-mapped files other processes share).
+Alloc = Callable[[dict], dict]
 
 
 @dataclass(frozen=True)
@@ -195,12 +200,13 @@ def split_indices(y: np.ndarray, val_fraction: float = 0.2, seed: int = 0, max_s
 
 
 def split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0, dtype: str = "float32", *,
-          max_samples: int | None = None, preprocess: str = "standardize") -> Split:
+          max_samples: int | None = None, preprocess: str = "standardize", alloc: Alloc | None = None) -> Split:
     """Stratified train/validation split from `seed`; preprocessing fitted on the training split.
 
     preprocess: standardize (per-feature mean and std), center (per-feature mean: the mean image),
     center-channel (one mean per colour channel), none. uint8 X is scaled to [0, 1] first (folded into std).
-    Memory: the two output arrays are the only full-size allocations; X is read block by block.
+    Memory: the two output arrays are the only full-size allocations; X is read block by block. `alloc`
+    (see Alloc) provides them, filled in place (default: np.empty).
     """
     if preprocess not in PREPROCESS:
         raise DataError(f"preprocess must be one of {', '.join(PREPROCESS)}, got {preprocess!r}",
@@ -209,9 +215,11 @@ def split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0, dtype: str = "f
     if va.size == 0:
         raise DataError(f"{ds.name}: too few samples for a validation split", "add data or raise --val-fraction")
     scale = PIXEL_SCALE if ds.X.dtype == np.uint8 else 1.0
-    X_tr, mean_raw, var_raw = chunks.gather(ds.X, tr, dtype, moments=preprocess != "none")
-    X_va, _, _ = chunks.gather(ds.X, va, dtype)
     D = ds.X.shape[1]
+    shapes = {"X_train": ((tr.size, D), np.dtype(dtype)), "X_val": ((va.size, D), np.dtype(dtype))}
+    outs = alloc(shapes) if alloc is not None else {k: np.empty(s, t) for k, (s, t) in shapes.items()}
+    X_tr, mean_raw, var_raw = chunks.gather(ds.X, tr, dtype, moments=preprocess != "none", out=outs["X_train"])
+    X_va, _, _ = chunks.gather(ds.X, va, dtype, out=outs["X_val"])
     std = np.full(D, 1 / scale)
     if preprocess == "none":
         mean = np.zeros(D)

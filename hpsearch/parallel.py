@@ -9,12 +9,15 @@ Why separate processes started with `python -m hpsearch worker` (not fork, not m
   parent that already used them (forking after OpenBLAS has started its threads can hang);
 - each worker rebuilds everything from the study (plan from (seed, number), data from the recorded spec),
   exactly as a worker on another machine does: one code path, tested locally;
-- nothing large crosses a pipe: each worker loads --data itself (a .npy is memory-mapped, so the page
-  cache holds one copy for all of them).
+- nothing large crosses a pipe: the coordinator builds the prepared split once into memory-mapped files
+  (hpsearch/shared_split.py) and names their folder in the "go" line; each child maps them read-only, so
+  one copy of the split serves every process. Without a folder (a bare "go"; HPSEARCH_SHARE_SPLIT=0), a
+  child loads --data itself, as a worker started by hand does.
 Each child runs with one BLAS thread (environment set before NumPy loads) in its own session, so a
-terminal's Ctrl-C reaches only the coordinator, which forwards it once. A child waits for "go" on its
-stdin before it opens the study (EOF: the coordinator gave up, the child exits 0), and stops as on
-SIGTERM when its coordinator dies (HPSEARCH_PARENT_PID watchdog in cli/worker.py).
+terminal's Ctrl-C reaches only the coordinator, which forwards it once. A child waits for "go [FOLDER]"
+on its stdin before it opens the study (EOF: the coordinator gave up, the child exits 0), and stops as
+on SIGTERM when its coordinator dies (HPSEARCH_PARENT_PID watchdog in cli/worker.py). The coordinator
+removes the folder once every child has exited.
 """
 
 from __future__ import annotations
@@ -69,9 +72,9 @@ class Pool:
             except (BrokenPipeError, OSError):
                 pass  # that child already ended: wait() reports it
 
-    def go(self) -> None:
-        """The study is prepared: let the children join it."""
-        self._release(b"go\n")
+    def go(self, shared: str | None = None) -> None:
+        """The study is prepared: let the children join it (on the split saved in folder `shared`, if given)."""
+        self._release(f"go {shared}\n".encode() if shared else b"go\n")
 
     def forward(self, signum: int) -> None:
         """Pass a stop signal (SIGINT, SIGTERM) on to every running child."""
@@ -147,8 +150,9 @@ def check_jobs(jobs: int, url: str | None) -> None:
         refuse_shared_sqlite(url, f"--jobs {jobs}")
 
 
-def run(h, plan, split, stopper, pool: Pool | None = None, on_trial=None, watch=None):
+def run(h, plan, split, stopper, pool: Pool | None = None, on_trial=None, watch=None, shared: str | None = None):
     """Train here (and in `pool`, released now) until the study has nothing left to run or a stop signal.
+    `shared`: the folder `split` is saved in (shared_split.py), passed on to the children.
 
     Returns (search.Outcome of this process, [(pid, returncode)] of the children). Call inside
     `stopper.signals()`: a stop is forwarded to the children, which record their interrupted trial.
@@ -159,7 +163,7 @@ def run(h, plan, split, stopper, pool: Pool | None = None, on_trial=None, watch=
         return E.run(h, plan, split, stopper, on_trial, watch), []
     stopper.listeners.append(pool.forward)
     try:
-        pool.go()
+        pool.go(shared)
         outcome = E.run(h, plan, split, stopper, on_trial, watch)
         if stopper.signum is not None and pool.stopped is None:
             pool.forward(stopper.signum)

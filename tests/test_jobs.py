@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from hpsearch import storage as ST
 from hpsearch import study as S
 from hpsearch.cli import app
 from hpsearch.plan import make_plan
+from hpsearch.shared_split import folders_of as SS_folders_of
 from clihelp import one_line_error
 
 runner = CliRunner()
@@ -190,6 +192,8 @@ def test_workers_stop_when_their_coordinator_dies(tmp_path):
         time.sleep(0.05)
     p.kill()
     p.wait()
+    for folder in SS_folders_of(p.pid):  # a SIGKILLed coordinator leaves its shared split (shared_split.py)
+        shutil.rmtree(folder)
     pid = child.pop()
     deadline = time.monotonic() + 30
     while not gone(pid):  # the orphan notices within a second and stops as on SIGTERM

@@ -125,10 +125,10 @@ def recorded_spec(d: dict) -> dict:
     return {**d, "spec": ",".join(absolute(p) for p in d["spec"].split(","))}
 
 
-def load_spec(d: dict, dtype: str | None):
-    """The split a data spec describes (load_split)."""
+def load_spec(d: dict, dtype: str | None, alloc=None):
+    """The split a data spec describes (load_split); `alloc`: where its arrays go (data.Alloc)."""
     return load_split(d["spec"], d.get("label_column"), d.get("val_fraction", 0.2), d.get("split_seed", 0), dtype,
-                      d.get("max_samples"), d.get("flatten", False), d.get("preprocess", "standardize"))
+                      d.get("max_samples"), d.get("flatten", False), d.get("preprocess", "standardize"), alloc)
 
 
 def model_overrides(*, lr=None, reg=None, epochs=None, hidden=None, activation=None, init=None, optimizer=None,
@@ -171,13 +171,14 @@ def flagged(e):
 
 def load_split(data: str, label_column: str | None = None, val_fraction: float = 0.2, seed: int = 0,
                dtype: str | None = "float32", max_samples: int | None = None, flatten: bool = False,
-               preprocess: str = "standardize"):
+               preprocess: str = "standardize", alloc=None):
     """Load `--data` and split it as the data flags say; errors name the flag. Returns a data.Split."""
     from hpsearch import data as D
     from hpsearch.errors import DataError
 
     try:
         ds = D.load(data, label_column, flatten=flatten)
-        return D.split(ds, val_fraction, seed, dtype or "float32", max_samples=max_samples, preprocess=preprocess)
+        return D.split(ds, val_fraction, seed, dtype or "float32", max_samples=max_samples, preprocess=preprocess,
+                       alloc=alloc)
     except DataError as e:
         raise flagged(e) from None

@@ -3,8 +3,9 @@
 Exit codes: 0 ok · 1 every trial diverged, or a warning under --strict · 130 SIGINT / 143 SIGTERM
 (what finished is saved; the same command resumes).
 
-`--jobs N` trains here and in N-1 worker processes (hpsearch/parallel.py); `--jobs 0` only records the
-plan in the study and enqueues it, for `hpsearch worker` processes on other machines.
+`--jobs N` trains here and in N-1 worker processes (hpsearch/parallel.py), all on one split built here into
+memory-mapped files (hpsearch/shared_split.py); `--jobs 0` only records the plan in the study and enqueues
+it, for `hpsearch worker` processes on other machines.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def run_stage(st: Stage, pool=None) -> None:
     """Run the stage; `pool`: the workers start_workers() started (None: started here when --jobs > 1)."""
     from hpsearch import parallel as P
     from hpsearch import results as R
+    from hpsearch import shared_split as SS
     from hpsearch import storage as ST
     from hpsearch import study as S
 
@@ -86,7 +88,8 @@ def run_stage(st: Stage, pool=None) -> None:
         pool = start_workers(st.command, st.jobs, st.storage, st.study, st.out)
     name = st.study or default_study(st.command, st.out)
     journal = journal_path(st.out)
-    with released_on_error(pool):
+    # the shared split's folder goes after the workers: released_on_error (inner) stops them first
+    with SS.sharing(pool is not None and SS.enabled()) as share, released_on_error(pool):
         ST.check_out_is_not_study(st.out, st.storage, journal)
         if st.grace is not None:
             S.check_grace(st.grace)
@@ -97,7 +100,7 @@ def run_stage(st: Stage, pool=None) -> None:
 
         base = st.space.base_config()
         plan = make_plan(st.space, st.seed, base)
-        split = load_split(st.data, base.dtype, st.parent["path"] if st.parent else "the parent file")
+        split = load_split(st.data, base.dtype, st.parent["path"] if st.parent else "the parent file", share)
         check_data(plan, split)
         data = {**st.data, **split.info(), "classes": split.num_classes}
 
@@ -115,7 +118,7 @@ def run_stage(st: Stage, pool=None) -> None:
         with _progress(st, h, plan), _one_blas_thread(), _env(P.ONE_THREAD if st.jobs > 1 else {}):
             stopper = E.Stopper()
             with stopper.signals():
-                outcome, ended = P.run(h, plan, split, stopper, pool, None, watch)
+                outcome, ended = P.run(h, plan, split, stopper, pool, None, watch, share and share.path)
     h.sync()
     for line in P.problems(ended):
         sys.stderr.write(f"hpsearch: warning: {line}\n")
@@ -128,17 +131,19 @@ def run_stage(st: Stage, pool=None) -> None:
     raise typer.Exit(_exit_code(st, doc, outcome))
 
 
-def load_split(d: dict, dtype: str, source: str):
+def load_split(d: dict, dtype: str, source: str, share=None):
     """The split a stage trains on, from its data spec (options.data_spec); a recorded fingerprint must
-    match (`source` says where it was recorded)."""
+    match (`source` says where it was recorded). `share` (a shared_split.Folder): build it there, for workers."""
     from hpsearch.cli import options as O
     from hpsearch.errors import DataError
 
-    split = O.load_spec(d, dtype)
+    split = O.load_spec(d, dtype, share.alloc if share is not None else None)
     if d.get("fingerprint") and split.fingerprint != d["fingerprint"]:
         raise DataError(f"--data {d['spec']}: fingerprint {split.fingerprint} differs from {d['fingerprint']} "
                         f"recorded in {source} (the data changed)",
                         "use the data the search was started on (--data PATH if it moved), or start over")
+    if share is not None:
+        share.save(split, d)
     return split
 
 

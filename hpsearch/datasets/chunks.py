@@ -52,14 +52,19 @@ def nonfinite(X: np.ndarray) -> tuple[int, int, int | None]:
     return n_nan, n_inf, first
 
 
-def gather(X: np.ndarray, rows: np.ndarray, dtype, moments: bool = False):
+def gather(X: np.ndarray, rows: np.ndarray, dtype, moments: bool = False, out: np.ndarray | None = None):
     """X[rows] as a new (len(rows), D) array of `dtype`, filled block by block (the only full-size allocation).
+
+    `out`: fill this (len(rows), D) array of `dtype` instead (e.g. a memory-mapped file other processes share).
 
     With `moments`, also the per-feature mean and population variance (float64, (D,)) of the gathered rows,
     merged block by block (Chan et al.), so no float64 copy of the whole array is ever made.
     Returns (out, mean, var); mean and var are None without `moments`.
     """
-    out = np.empty((rows.size, X.shape[1]), dtype=dtype)
+    if out is None:
+        out = np.empty((rows.size, X.shape[1]), dtype=dtype)
+    elif out.shape != (rows.size, X.shape[1]) or out.dtype != np.dtype(dtype):
+        raise ValueError(f"gather: out is {out.shape} {out.dtype}, need {(rows.size, X.shape[1])} {np.dtype(dtype)}")
     mean = var = None
     if moments:
         n, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
