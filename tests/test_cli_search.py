@@ -118,6 +118,10 @@ def test_every_trial_diverged_exits_one(tmp_path):
     doc = json.loads(r.stdout)
     assert doc["best"] is None and [w["kind"] for w in doc["warnings"]] == ["all_diverged"]
     assert R.read(tmp_path / "r.json")["summary"]["diverged"] == 3
+    e = run("export", "--storage", tmp_path / "r.journal", "--study", "coarse-r", "--out", tmp_path / "e.json",
+            "--quiet")  # the study's results file, with the same verdict
+    one_line_error(e, 1, "every trial diverged")
+    assert R.read(tmp_path / "e.json")["summary"]["diverged"] == 3
 
 
 def test_three_by_three_grid(tmp_path):

@@ -417,3 +417,20 @@ def test_a_run_holding_an_old_plan_widens_it_and_reports_the_grown_plan(tmp_path
     done_once(trials, 5)
     _no_duplicates(trials)
     assert [r.number for r in E.collect(h, outcome.plan)] == list(range(5))
+
+
+def test_a_coordinator_whose_study_grew_writes_the_grown_results(tmp_path, monkeypatch):
+    """Another coordinator raises --trials while this one runs: this one's results file reports the study's
+    grown plan (all 5 trials, requested 5), as a worker does, not the 2 trials it started with."""
+    space(tmp_path, trials=2, epochs=1, hidden=(8,))
+    real = E.run
+
+    def grow_first(h, plan, *a, **k):
+        _extended(tmp_path, 5)  # the other coordinator: same study, --trials 5, enqueue only
+        return real(h, plan, *a, **k)
+
+    monkeypatch.setattr(E, "run", grow_first)
+    doc = ok(run("coarse", "--space", tmp_path / "s.yaml", "--out", tmp_path / "g.json", "--json", "--quiet"))
+    assert [t["number"] for t in doc["trials"]] == list(range(5))
+    assert (doc["progress"]["requested"], doc["progress"]["done"], doc["progress"]["ran_now"]) == (5, 5, 5)
+    assert R.read(tmp_path / "g.json") == doc

@@ -27,7 +27,7 @@ def export(
     from hpsearch import document
     from hpsearch import results as R
     from hpsearch import storage as ST
-    from hpsearch.cli.stage import _render
+    from hpsearch.cli.stage import _render, gate
     from hpsearch.errors import ConfigError
 
     if not storage:
@@ -43,6 +43,7 @@ def export(
         sys.stderr.write(f"hpsearch: note: {p['done']} of {p['requested']} trials done (the study is still "
                          "running, or was interrupted: run a worker to finish it)\n")
     _render(_View(json_out, quiet, show, out), doc)
+    raise typer.Exit(gate(doc, out))  # every trial diverged (or failed): exit 1, as the search itself does
 
 
 class _View:

@@ -122,6 +122,8 @@ def run_stage(st: Stage, pool=None) -> None:
     h.sync()
     for line in P.problems(ended):
         sys.stderr.write(f"hpsearch: warning: {line}\n")
+    if outcome.plan is not None and len(outcome.plan.trials) > len(plan.trials):
+        plan, ident, m = document.plan_of(h)  # another coordinator raised --trials meanwhile: report the study's
     records = E.collect(h, plan)
     doc = document.build(h, plan, ident, m, records, {
         "interrupted": outcome.stopped_by is not None, "ran_now": P.ran_here(h, plan, outcome, ended),
@@ -185,14 +187,24 @@ def _exit_code(st: Stage, doc: dict, outcome) -> int:
         sys.stderr.write(f"hpsearch: interrupted: {p['done']} of {p['requested']} trials done, saved to {st.out}; "
                          "run the same command again to resume\n")
         return 128 + int(outcome.stopped_by)
+    if gate(doc, st.out):
+        return 1
+    if st.strict and doc["warnings"]:
+        fail_line(f"--strict: {len(doc['warnings'])} warning(s) (see above); widen or shift the range")
+        return 1
+    return 0
+
+
+def gate(doc: dict, out: str) -> int:
+    """1 (with the error line) when the results hold trials but none completed: every one diverged, or
+    failed; else 0. The exit code of a search, and of `export`, whatever else they report."""
+    from hpsearch.cli import fail_line
+
     if any(w["kind"] == "all_diverged" for w in doc["warnings"]):
         fail_line(next(w["message"] for w in doc["warnings"] if w["kind"] == "all_diverged"))
         return 1
     if doc["best"] is None and doc["trials"]:
-        fail_line("no trial completed (see the trials' errors in " + st.out + ")")
-        return 1
-    if st.strict and doc["warnings"]:
-        fail_line(f"--strict: {len(doc['warnings'])} warning(s) (see above); widen or shift the range")
+        fail_line("no trial completed (see the trials' errors in " + out + ")")
         return 1
     return 0
 
