@@ -200,7 +200,7 @@ def run(h, plan: Plan, split, stopper: Stopper | None = None, on_trial: Callable
 
 def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: S.Watch, leaser, who) -> Outcome:
     wanted = set(range(len(plan.trials)))
-    ran, idle, queue = 0, IDLE_FIRST, []
+    ran, idle, queue = 0, IDLE_FIRST, S.Queue()
     while stopper.signum is None:
         c = S.claim(h, wanted, who, queue)
         if c is None:
