@@ -31,13 +31,14 @@ from typing import Iterator
 import numpy as np
 
 from hpsearch.data import Split
-from hpsearch.errors import DataError, OutputError
+from hpsearch.errors import DataError
 
 ENV = "HPSEARCH_SHARE_SPLIT"  # "0" (or false/no/off): no shared split, workers load --data themselves
 PREFIX = "hpsearch-split-"  # + <coordinator pid>-<random>
 SHM = "/dev/shm"  # preferred: a tmpfs, the pages are plain memory
 MARGIN = 64 << 20  # bytes left free on the file system after the split: a full tmpfs would SIGBUS a writer
 META = "meta.json"
+LOCK = ".lock"  # flocked by the coordinator while the folder lives: see sweep()
 FORMAT = 1  # meta.json "format": what open_split() can read
 SMALL = ("y_train", "y_val", "mean", "std")  # the Split's small arrays, saved whole
 # the hint of a folder that is not the study's split (a worker fed another search's "go FOLDER")
@@ -66,68 +67,122 @@ def free_bytes(path: str) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def place(need: int) -> str | None:
-    """The folder to create the split's folder in: /dev/shm when it has room for `need` bytes (plus MARGIN),
-    else the temporary folder when it has; None when neither has (the split then stays private)."""
+def places(need: int) -> list[str]:
+    """Where the split's folder may go, best first: /dev/shm, then the temporary folder, each only if it has
+    room for `need` bytes plus MARGIN."""
     bases = [SHM] if os.path.isdir(SHM) and os.access(SHM, os.W_OK | os.X_OK) else []
-    for base in bases + [tempfile.gettempdir()]:
-        if free_bytes(base) >= need + MARGIN:
-            return base
-    return None
+    return [b for b in bases + [tempfile.gettempdir()] if free_bytes(b) >= need + MARGIN]
+
+
+def place(need: int) -> str | None:
+    """The first of places(need), or None when neither has room (the split then stays private)."""
+    found = places(need)
+    return found[0] if found else None
+
+
+def sweep() -> list[str]:
+    """Remove split folders of this user whose coordinator is gone (killed: SIGKILL, the OOM killer, a CI
+    timeout), in both places; returns them. A live coordinator holds an exclusive flock on its folder's
+    `.lock` for the folder's lifetime (the kernel drops it when the process dies, however it dies), so a
+    folder whose lock can be taken is stale. Safer than asking whether a pid is alive: pids are reused,
+    and containers sharing /dev/shm do not see each other's. A folder without a lock is left alone (it
+    may be in the middle of being created)."""
+    import fcntl
+    import glob
+
+    removed = []
+    for base in dict.fromkeys([SHM, tempfile.gettempdir()]):
+        for d in glob.glob(os.path.join(glob.escape(base), PREFIX + "*")):
+            try:
+                if os.stat(d).st_uid != os.getuid():
+                    continue
+                fd = os.open(os.path.join(d, LOCK), os.O_RDWR)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+            except OSError:
+                pass  # held: its coordinator is alive
+            finally:
+                os.close(fd)
+    return removed
 
 
 class Folder:
     """The split's folder; created by the first alloc() (data.Alloc), so its size is known before a byte is
-    written. `path` stays None when nothing is shared (no room anywhere): the arrays are then private."""
+    written. `path` stays None when nothing is shared (no room anywhere, or writing failed: `problem` says
+    why): the arrays are then private, and the workers load --data themselves."""
 
     def __init__(self) -> None:
-        self.path: str | None = None  # the folder, once created
+        self.path: str | None = None  # the folder, once created (None again if sharing was given up)
+        self.problem: str | None = None  # why the split is not shared, when a place with room failed
+        self._lock: int | None = None  # fd of `.lock`, flocked while the folder lives (see sweep)
 
     def alloc(self, shapes: dict) -> dict:
-        """{name: (shape, dtype)} -> {name: an empty array}, memory-mapped files in a new folder if room."""
+        """{name: (shape, dtype)} -> {name: an empty array}: memory-mapped files in a new folder where there is
+        room, with their blocks reserved up front (a tmpfs that fills up later would otherwise kill the
+        writer with SIGBUS); private arrays when no place works."""
         need = sum(int(np.prod(s, dtype=np.int64)) * np.dtype(t).itemsize for s, t in shapes.values())
-        base = None if self.path is not None else place(need + (1 << 20))  # + the small arrays
-        if base is None:
-            return {k: np.empty(s, t) for k, (s, t) in shapes.items()}
-        try:
-            self.path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base)  # mode 0700: this user's only
-            return {k: np.lib.format.open_memmap(os.path.join(self.path, k + ".npy"), mode="w+", dtype=t, shape=s)
-                    for k, (s, t) in shapes.items()}
-        except OSError as e:
-            raise _unwritable(base, e) from None
+        if self.path is None and self._lock is None:
+            sweep()
+            for base in places(need + (1 << 20)):  # + the small arrays
+                try:
+                    return self._map(base, shapes)
+                except OSError as e:
+                    self.problem = f"cannot write the shared split in {base}: {e.strerror or e}"
+                    self.remove()
+                    self.path = None
+        return {k: np.empty(s, t) for k, (s, t) in shapes.items()}
+
+    def _map(self, base: str, shapes: dict) -> dict:
+        import fcntl
+
+        self.path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base)  # mode 0700: this user's only
+        tmp = os.path.join(self.path, LOCK + ".tmp")  # locked before it is visible as LOCK: sweep() never
+        self._lock = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)  # sees it unlocked
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        os.rename(tmp, os.path.join(self.path, LOCK))
+        out = {}
+        for k, (s, t) in shapes.items():
+            path = os.path.join(self.path, k + ".npy")
+            out[k] = np.lib.format.open_memmap(path, mode="w+", dtype=t, shape=s)
+            with open(path, "r+b") as f:  # reserve every block now: ENOSPC here rather than SIGBUS later
+                os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+        return out
 
     def save(self, split: Split, spec: dict) -> None:
         """Write the split's small arrays, its other fields and how it was made (`spec`: the data spec it was
-        loaded from, options.data_spec); meta.json last (a reader sees all or nothing).
+        loaded from, options.data_spec); meta.json last (a reader sees all or nothing). If that fails, the
+        split is not shared (`problem` says why; this process keeps its mapped arrays, the files being only
+        unlinked).
         No flush of the memory maps: writes through MAP_SHARED are seen at once by every process mapping
         the file (one page cache), and an msync would only write a disk-backed folder out for nothing."""
         if self.path is None:
             return
         p = Path(self.path)
-        try:
-            for k in SMALL:
-                if getattr(split, k) is not None:
-                    np.save(p / f"{k}.npy", getattr(split, k))
-        except OSError as e:
-            raise _unwritable(self.path, e) from None
         meta = {"format": FORMAT, "name": split.name, "fingerprint": split.fingerprint,
                 "num_classes": int(split.num_classes), "preprocess": split.preprocess,
                 "max_samples": split.max_samples, "small": [k for k in SMALL if getattr(split, k) is not None],
                 "spec": {k: spec.get(k) for k in SPEC if k in spec}}
         try:
+            for k in SMALL:
+                if getattr(split, k) is not None:
+                    np.save(p / f"{k}.npy", getattr(split, k))
             (p / (META + ".tmp")).write_text(json.dumps(meta))
             os.replace(p / (META + ".tmp"), p / META)
         except OSError as e:
-            raise _unwritable(self.path, e) from None
+            self.problem = f"cannot write the shared split in {self.path}: {e.strerror or e}"
+            self.remove()
+            self.path = None
 
     def remove(self) -> None:
         if self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
-
-
-def _unwritable(where: str, e: OSError) -> OutputError:
-    return OutputError(f"--jobs: cannot write the shared split in {where}: {e.strerror or e}",
-                       f"free space there, or set {ENV}=0 (each worker then loads --data itself)")
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
 
 @contextmanager
@@ -146,6 +201,8 @@ def sharing(active: bool) -> Iterator[Folder | None]:
     try:
         yield share
     finally:
+        if old is not None:  # already on the way out: a second SIGTERM must not cut the removal short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         share.remove()
         if old is not None:
             signal.signal(signal.SIGTERM, old)

@@ -95,15 +95,15 @@ def check_url(url: str) -> None:
         raise ConfigError(f"--storage {shown}: unknown database kind {scheme!r}",
                           "pass a journal file path, sqlite:///file.db or postgresql://user@host/db",
                           key="storage") from e
-    except sqlalchemy.exc.ArgumentError as e:
+    except (sqlalchemy.exc.ArgumentError, ValueError) as e:  # ValueError: a port that is not a number
         raise ConfigError(f"--storage {shown}: not a database URL ({' '.join(str(e).split())[:120]})",
                           "pass a journal file path, sqlite:///file.db or postgresql://user@host/db",
                           key="storage") from e
     try:
         dialect.import_dbapi()
     except ImportError as e:
-        hint = ("pip install 'hpsearch[postgres]'" if dialect.name == "postgresql"
-                else f"install the Python driver for {dialect.name} ({dialect.driver})")
+        hint = ("pip install 'hpsearch[postgres]'" if dialect.driver in ("psycopg", "psycopg2")
+                else f"install the Python package of the {dialect.driver} driver")
         raise ConfigError(f"--storage {shown}: the {dialect.name} driver {dialect.driver!r} is not installed",
                           hint, key="storage") from e
 

@@ -63,7 +63,7 @@ def test_grace_from_the_environment_is_named_in_its_error(tmp_path, monkeypatch)
 
 
 def test_unknown_storage_kind_is_bad_input_not_an_io_fault(tmp_path):
-    cases = [("foo://host/db", "unknown database kind 'foo'")]
+    cases = [("foo://host/db", "unknown database kind 'foo'"), ("postgresql://me@host:abc/db", "not a database URL")]
     if importlib.util.find_spec("MySQLdb") is None:
         cases.append(("mysql://me@localhost/hp", "driver 'mysqldb' is not installed"))
     for url, words in cases:

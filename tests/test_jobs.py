@@ -434,3 +434,17 @@ def test_a_coordinator_whose_study_grew_writes_the_grown_results(tmp_path, monke
     assert [t["number"] for t in doc["trials"]] == list(range(5))
     assert (doc["progress"]["requested"], doc["progress"]["done"], doc["progress"]["ran_now"]) == (5, 5, 5)
     assert R.read(tmp_path / "g.json") == doc
+
+
+def test_export_of_a_running_study_whose_finished_trials_all_diverged_exits_0(tmp_path):
+    """Early in a coarse search the high learning rates diverge first: not a verdict while trials remain."""
+    sp = space(tmp_path, trials=3, epochs=1, hidden=(8,))
+    ok(run("coarse", "--space", sp, "--out", tmp_path / "q.json", "--jobs", "0", "--quiet"))
+    h = ST.open_study(str(tmp_path / "q.journal"), None, "coarse-q", create=False)
+    c = S.claim(h, {0, 1, 2}, "elsewhere:1")
+    S.finish(h, c, "diverged", None, {"epochs_run": 1, "seconds": 0.1})
+    r = run("export", "--storage", tmp_path / "q.journal", "--study", "coarse-q", "--out", tmp_path / "e.json",
+            "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert "1 of 3 trials done" in r.stderr and "error" not in r.stderr
+    assert R.read(tmp_path / "e.json")["summary"]["diverged"] == 1

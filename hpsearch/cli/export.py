@@ -43,7 +43,8 @@ def export(
         sys.stderr.write(f"hpsearch: note: {p['done']} of {p['requested']} trials done (the study is still "
                          "running, or was interrupted: run a worker to finish it)\n")
     _render(_View(json_out, quiet, show, out), doc)
-    raise typer.Exit(gate(doc, out))  # every trial diverged (or failed): exit 1, as the search itself does
+    # every trial diverged (or failed): exit 1, as the search itself does; not while trials remain to run
+    raise typer.Exit(gate(doc, out) if p["done"] >= p["requested"] else 0)
 
 
 class _View:

@@ -146,6 +146,9 @@ def load_split(d: dict, dtype: str, source: str, share=None):
                         "use the data the search was started on (--data PATH if it moved), or start over")
     if share is not None:
         share.save(split, d)
+        if share.problem:
+            sys.stderr.write(f"hpsearch: warning: {share.problem}; each worker loads --data itself instead "
+                             "(one copy of the split per process)\n")
     return split
 
 
