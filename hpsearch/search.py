@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from hpsearch import lease as L
 from hpsearch import study as S
 from hpsearch.plan import Plan, TrialPlan
 from hpsearch.space import Choice, Space
@@ -89,12 +90,12 @@ def prepare(h, plan: Plan, identity: dict, meta: dict | None = None, grace: floa
         if meta is not None:
             h.storage.set_study_user_attr(h.study_id, S.META_ATTR, meta)
         attrs = h.storage.get_study_user_attrs(h.study_id)
-        if grace is not None or S.GRACE_ATTR not in attrs:
-            h.storage.set_study_user_attr(h.study_id, S.GRACE_ATTR, S.default_grace() if grace is None else grace)
+        if grace is not None or L.GRACE_ATTR not in attrs:
+            h.storage.set_study_user_attr(h.study_id, L.GRACE_ATTR, L.default_grace() if grace is None else grace)
         return requeue(h, plan)[0]  # (the lock is re-entrant)
 
 
-def requeue(h, plan: Plan, watch: S.Watch | None = None) -> tuple[int, int]:
+def requeue(h, plan: Plan, watch: L.Watch | None = None) -> tuple[int, int]:
     dists = distributions(plan.space)
 
     def args(k: int):
@@ -182,23 +183,23 @@ class Stopper:
 
 
 def run(h, plan: Plan, split, stopper: Stopper | None = None, on_trial: Callable[[TrialRecord], None] | None = None,
-        watch: S.Watch | None = None, who: str | None = None) -> Outcome:
+        watch: L.Watch | None = None, who: str | None = None) -> Outcome:
     """Claim and train trials until none is left to run (none waiting, none running anywhere), or a stop
     signal. Safe to run in several processes and on several machines at once.
 
-    The study's grace (S.grace_of) sets the heartbeat (grace/4, at most 5 s) and how often an idle worker
+    The study's grace (L.grace_of) sets the heartbeat (grace/4, at most 5 s) and how often an idle worker
     looks for trials of dead workers; `watch` carries what this process has already seen of the leases.
     When nothing is left to claim and the study's `trials` grew meanwhile (a coordinator re-run with a
     larger --trials), the plan is reloaded from the study and the new numbers run here too: report with
     `Outcome.plan`, not the plan passed in.
     """
     stopper = stopper or Stopper()
-    watch = watch or S.Watch(S.grace_of(h))
-    with S.Leaser(h, S.heartbeat_every(watch.grace)) as leaser:
+    watch = watch or L.Watch(L.grace_of(h))
+    with L.Leaser(h, L.heartbeat_every(watch.grace)) as leaser:
         return _loop(h, plan, split, stopper, on_trial, watch, leaser, who)
 
 
-def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: S.Watch, leaser, who) -> Outcome:
+def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: L.Watch, leaser, who) -> Outcome:
     wanted = set(range(len(plan.trials)))
     ran, idle, queue = 0, IDLE_FIRST, S.Queue()
     while stopper.signum is None:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from hpsearch import results as R
 from hpsearch import search as E
 from hpsearch import storage as ST
+from hpsearch import lease as L
 from hpsearch import study as S
 from hpsearch.cli import app
 from hpsearch.plan import make_plan
@@ -279,10 +280,10 @@ def _one_claimed(tmp_path, grace=30.0):
 
 def test_a_beating_lease_is_never_stale_a_silent_one_is(tmp_path):
     h, plan, c = _one_claimed(tmp_path, grace=4.0)
-    assert S.grace_of(h) == 4.0 and S.heartbeat_every(4.0) == 1.0
+    assert L.grace_of(h) == 4.0 and L.heartbeat_every(4.0) == 1.0
     clock = [0.0]
-    watch = S.Watch(4.0, clock=lambda: clock[0])
-    with S.Leaser(h, 0.02) as leaser, leaser.holding(c):
+    watch = L.Watch(4.0, clock=lambda: clock[0])
+    with L.Leaser(h, 0.02) as leaser, leaser.holding(c):
         for step in range(1, 6):  # 5 x 3 s of this process's clock, the lease renewed in between
             clock[0] = 3.0 * step
             time.sleep(0.1)
@@ -298,11 +299,11 @@ def test_a_beating_lease_is_never_stale_a_silent_one_is(tmp_path):
 
 def test_a_worker_whose_trial_was_declared_lost_abandons_it(tmp_path, digits_split):
     h, plan, c = _one_claimed(tmp_path)
-    watch = S.Watch(1.0, clock=lambda: 0.0)
+    watch = L.Watch(1.0, clock=lambda: 0.0)
     S.reconcile(h, [], lambda k: None, watch)
     watch.clock = lambda: 2.0
     S.reconcile(h, [], lambda k: None, watch)  # declared lost
-    with S.Leaser(h, 0.01) as leaser, leaser.holding(c):
+    with L.Leaser(h, 0.01) as leaser, leaser.holding(c):
         time.sleep(0.1)
         assert leaser.lost  # the storage refused the renewal
         with pytest.raises(E.LeaseLost):
@@ -333,7 +334,7 @@ def test_holding_the_journal_lock_while_another_thread_writes_does_not_deadlock(
 
     def beat():
         while not stop.is_set():
-            h.storage.set_trial_system_attr(c.trial_id, S.LEASE_ATTR, time.time())
+            h.storage.set_trial_system_attr(c.trial_id, L.LEASE_ATTR, time.time())
             beats.append(1)
 
     def enqueue():

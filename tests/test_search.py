@@ -11,6 +11,7 @@ from hpsearch import results as R
 from hpsearch import search as E
 from hpsearch.plan import make_plan
 from hpsearch import storage as ST
+from hpsearch import lease as L
 from hpsearch import study as S
 from hpsearch.boundary import all_diverged_warning, edge_warnings, narrow
 from hpsearch.errors import ConfigError, StorageError
@@ -148,7 +149,7 @@ def test_dead_workers_trial_is_requeued(tmp_path, digits_split):
     c = S.claim(h, {0, 1, 2})  # a worker claims trial 0 and is SIGKILLed
     assert c.hp_number == 0
     clock = [0.0]
-    watch = S.Watch(30.0, clock=lambda: clock[0])  # what an idle worker sees, on its own clock
+    watch = L.Watch(30.0, clock=lambda: clock[0])  # what an idle worker sees, on its own clock
     assert E.requeue(h, plan, watch) == (0, 3)  # first sight of its lease: left alone (3 pending: 2 waiting)
     clock[0] = 29.0
     assert E.requeue(h, plan, watch) == (0, 3)  # silent, but still within the grace

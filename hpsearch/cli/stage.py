@@ -80,9 +80,9 @@ def run_stage(st: Stage, pool=None) -> None:
     """Run the stage; `pool`: the workers start_workers() started (None: started here when --jobs > 1)."""
     from hpsearch import parallel as P
     from hpsearch import results as R
+    from hpsearch import lease as L
     from hpsearch import shared_split as SS
     from hpsearch import storage as ST
-    from hpsearch import study as S
 
     if pool is None:
         pool = start_workers(st.command, st.jobs, st.storage, st.study, st.out)
@@ -92,7 +92,7 @@ def run_stage(st: Stage, pool=None) -> None:
     with SS.sharing(pool is not None and SS.enabled()) as share, released_on_error(pool):
         ST.check_out_is_not_study(st.out, st.storage, journal)
         if st.grace is not None:
-            S.check_grace(st.grace)
+            L.check_grace(st.grace)
         R.check_writable(st.out)
         from hpsearch import document
         from hpsearch import search as E
@@ -114,7 +114,7 @@ def run_stage(st: Stage, pool=None) -> None:
             raise typer.Exit(0)
 
         t0 = time.perf_counter()
-        watch = S.Watch(S.grace_of(h))
+        watch = L.Watch(L.grace_of(h))
         with _progress(st, h, plan), _one_blas_thread(), _env(P.ONE_THREAD if st.jobs > 1 else {}):
             stopper = E.Stopper()
             with stopper.signals():

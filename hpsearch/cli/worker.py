@@ -93,9 +93,9 @@ def _run(storage: str, study: str, data: str | None, wait: float, shared: str | 
     from hpsearch import document
     from hpsearch import parallel as P
     from hpsearch import search as E
+    from hpsearch import lease as L
     from hpsearch import shared_split as SS
     from hpsearch import storage as ST
-    from hpsearch import study as S
     from hpsearch.cli.stage import _env, _one_blas_thread, load_split
     from hpsearch.errors import ConfigError, StorageError
     from hpsearch.plan import check_data
@@ -124,7 +124,7 @@ def _run(storage: str, study: str, data: str | None, wait: float, shared: str | 
 
         stopper = E.Stopper()
         with _one_blas_thread(), _env(P.ONE_THREAD if pool is not None else {}), stopper.signals():
-            outcome, ended = P.run(h, plan, split, stopper, pool, None, S.Watch(S.grace_of(h)),
+            outcome, ended = P.run(h, plan, split, stopper, pool, None, L.Watch(L.grace_of(h)),
                                    shared or (share and share.path))
     except BaseException:
         if pool is not None and not pool.released:
