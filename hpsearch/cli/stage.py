@@ -213,13 +213,13 @@ def gate(doc: dict, out: str) -> int:
 
 
 def _render(st: Stage, doc: dict) -> None:
-    from hpsearch.report_search import report
-
     for w in doc["warnings"]:
         if w["kind"] != "all_diverged":  # that one is the error line
             sys.stderr.write(f"hpsearch: warning: {w['message']}\n")
     sys.stderr.flush()
     if not st.quiet:
+        from hpsearch.report_search import report  # Rich tables: not imported by --quiet runs (CI)
+
         out = console(st.json_out)
         out.print(report(doc, st.top_k))
         out.print(f"results: {st.out}")
