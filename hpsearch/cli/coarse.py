@@ -27,9 +27,17 @@ Grace = Annotated[Optional[float], typer.Option("--grace", help="Seconds without
                                                 "worker's trial is run again by another (default: HPSEARCH_GRACE "
                                                 "or 30; stored in the study for every worker).")]
 
+# The flags of a search run that coarse and fine share: declared once, handed to cli.stage.Stage as they are
+# (--show is its top_k; fine has a --top-k of its own).
+RUN_FLAGS = {"storage": (Storage, None), "study": (Study, None), "fresh": (Fresh, False), "jobs": (Jobs, 1),
+             "grace": (Grace, None), "strict": (Strict, False), "show": (TopK, 10), "json_out": (O.Json, False),
+             "quiet": (O.Quiet, False)}
+with_run_flags = O.flag_group("run", RUN_FLAGS, lambda given, _: {"top_k": given.pop("show"), **given})
+
 
 @O.with_data_flags
 @O.with_model_flags
+@with_run_flags
 def coarse(
     space: Space = "coarse",
     epochs: O.Epochs = None,
@@ -39,15 +47,7 @@ def coarse(
     model: dict = None,  # the model flags, declared by O.with_model_flags
     seed: O.Seed = 0,
     out: Out = "results.json",
-    storage: Storage = None,
-    study: Study = None,
-    fresh: Fresh = False,
-    jobs: Jobs = 1,
-    grace: Grace = None,
-    strict: Strict = False,
-    show: TopK = 10,
-    json_out: O.Json = False,
-    quiet: O.Quiet = False,
+    run: dict = None,  # the run flags, declared by with_run_flags (Stage's storage, study, ..., top_k, quiet)
 ) -> None:
     """Coarse search: many short trials over wide log ranges; the cost-explosion rule aborts hopeless ones.
 
@@ -58,14 +58,11 @@ def coarse(
     """
     from hpsearch.cli.stage import Stage, released_on_error, run_stage, start_workers
 
-    pool = start_workers("coarse", jobs, storage, study, out)  # first: they import while this one prepares
+    pool = start_workers("coarse", run["jobs"], run["storage"], run["study"], out)  # first: they import meanwhile
     with released_on_error(pool):
-        overrides = model
-        sp = apply_flags(load(space), overrides, epochs=epochs, trials=trials, sampler=sampler)
-        run_stage(Stage(command="coarse", space=sp, seed=seed,
-                        data=O.recorded_spec(data_flags),
-                        out=out, storage=storage, study=study, fresh=fresh, strict=strict, json_out=json_out,
-                        quiet=quiet, top_k=show, space_file=space, jobs=jobs, grace=grace), pool)
+        sp = apply_flags(load(space), model, epochs=epochs, trials=trials, sampler=sampler)
+        run_stage(Stage(command="coarse", space=sp, seed=seed, data=O.recorded_spec(data_flags), out=out,
+                        space_file=space, **run), pool)
 
 
 # identical in meaning to search_spaces/coarse.yaml (a test checks); built in so a fresh install has it

@@ -27,7 +27,7 @@ def export(
     from hpsearch import document
     from hpsearch import results as R
     from hpsearch import storage as ST
-    from hpsearch.cli.stage import _render, gate
+    from hpsearch.cli.stage import gate, render
     from hpsearch.errors import ConfigError
 
     if not storage:
@@ -42,16 +42,9 @@ def export(
     if p["done"] < p["requested"]:
         sys.stderr.write(f"hpsearch: note: {p['done']} of {p['requested']} trials done (the study is still "
                          "running, or was interrupted: run a worker to finish it)\n")
-    _render(_View(json_out, quiet, show, out), doc)
+    render(doc, out, show, quiet, json_out)
     # every trial diverged (or failed): exit 1, as the search itself does; not while trials remain to run
     raise typer.Exit(gate(doc, out) if p["done"] >= p["requested"] else 0)
-
-
-class _View:
-    """What stage._render reads from a Stage."""
-
-    def __init__(self, json_out: bool, quiet: bool, top_k: int, out: str):
-        self.json_out, self.quiet, self.top_k, self.out = json_out, quiet, top_k, out
 
 
 def register(app: typer.Typer) -> None:

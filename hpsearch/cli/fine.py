@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpsearch.cli import options as O
-from hpsearch.cli.coarse import Fresh, Grace, Jobs, Storage, Strict, Study, TopK, apply_flags
+from hpsearch.cli.coarse import apply_flags, with_run_flags
 
 From = Annotated[str, typer.Option("--from", help="Results file of the previous stage (coarse or fine).")]
 TopKFrom = Annotated[Optional[int], typer.Option("--top-k", help="Narrow around this many best trials "
@@ -18,6 +18,7 @@ Out = Annotated[Optional[str], typer.Option("--out", help="Results file (default
 
 
 @O.with_model_flags
+@with_run_flags
 def fine(
     from_: From,
     top_k: TopKFrom = None,
@@ -32,15 +33,7 @@ def fine(
                                                 "does not replay the parent's random draws; the data split stays "
                                                 "the parent's).")] = None,
     out: Out = None,
-    storage: Storage = None,
-    study: Study = None,
-    fresh: Fresh = False,
-    jobs: Jobs = 1,
-    grace: Grace = None,
-    strict: Strict = False,
-    show: TopK = 10,
-    json_out: O.Json = False,
-    quiet: O.Quiet = False,
+    run: dict = None,  # the run flags, declared by coarse.with_run_flags
 ) -> None:
     """Fine search: longer trials in ranges narrowed around the best trials of a coarse (or fine) stage.
 
@@ -53,7 +46,7 @@ def fine(
     from hpsearch.errors import ConfigError
 
     out = out or default_out(from_)
-    pool = start_workers("fine", jobs, storage, study, out)  # first: they import while this one prepares
+    pool = start_workers("fine", run["jobs"], run["storage"], run["study"], out)  # first: they import meanwhile
     with released_on_error(pool):
         parent = R.read(from_)
         if Path(out).resolve() == Path(from_).resolve():
@@ -64,8 +57,7 @@ def fine(
                              sampler="grid" if sampler == "grid" else "random", source=from_)
         if trials is None and sampler != "grid":
             trials = 30
-        overrides = model
-        sp = apply_flags(sp, overrides, epochs=epochs, trials=trials, sampler=sampler)
+        sp = apply_flags(sp, model, epochs=epochs, trials=trials, sampler=sampler)
         pdata = parent["data"]
         spec = {"spec": data or pdata["spec"], "label_column": pdata.get("label_column"),
                 "val_fraction": pdata.get("val_fraction", 0.2), "split_seed": pdata.get("split_seed", 0),
@@ -74,9 +66,7 @@ def fine(
         info = {"path": str(Path(from_).resolve()), "fingerprint": R.doc_fingerprint(parent),
                 "command": parent["command"]}
         run_stage(Stage(command="fine", space=sp, seed=parent["settings"].get("seed", 0) + 1 if seed is None else seed,
-                        data=spec, out=out, storage=storage, study=study, fresh=fresh, strict=strict,
-                        json_out=json_out, quiet=quiet, top_k=show, parent=info, narrowed=changes, jobs=jobs,
-                        grace=grace), pool)
+                        data=spec, out=out, parent=info, narrowed=changes, **run), pool)
 
 
 def default_out(parent: str) -> str:

@@ -61,7 +61,7 @@ MODEL_FLAGS = {
 }
 
 
-def _flag_group(placeholder: str, flags: dict, build):
+def flag_group(placeholder: str, flags: dict, build):
     """A decorator declaring a group of flags on a command once, for all commands.
 
     The command has a parameter named `placeholder` where the flags belong in --help; it receives
@@ -92,7 +92,7 @@ def _flag_group(placeholder: str, flags: dict, build):
 
 
 # `model`: the flags the user gave, as config keys (model_overrides: --hidden parsed, --lr-decay implying exp)
-with_model_flags = _flag_group("model", {k: (a, None) for k, a in MODEL_FLAGS.items()},
+with_model_flags = flag_group("model", {k: (a, None) for k, a in MODEL_FLAGS.items()},
                                lambda given, _: model_overrides(**given))
 
 # The data flags of the commands that load --data themselves (fine reloads its parent's data instead).
@@ -110,7 +110,7 @@ def data_spec(given: dict, seed: int) -> dict:
 
 
 # `data_flags`: the data spec (data_spec) of the flags given
-with_data_flags = _flag_group("data_flags", DATA_FLAGS, lambda given, kwargs: data_spec(given, kwargs["seed"]))
+with_data_flags = flag_group("data_flags", DATA_FLAGS, lambda given, kwargs: data_spec(given, kwargs["seed"]))
 
 
 def recorded_spec(d: dict) -> dict:

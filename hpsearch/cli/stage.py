@@ -129,7 +129,7 @@ def run_stage(st: Stage, pool=None) -> None:
         "interrupted": outcome.stopped_by is not None, "ran_now": P.ran_here(h, plan, outcome, ended),
         "seconds": round(time.perf_counter() - t0, 3)})
     R.write(st.out, doc)
-    _render(st, doc)
+    render(doc, st.out, st.top_k, st.quiet, st.json_out)
     raise typer.Exit(_exit_code(st, doc, outcome))
 
 
@@ -212,18 +212,19 @@ def gate(doc: dict, out: str) -> int:
     return 0
 
 
-def _render(st: Stage, doc: dict) -> None:
+def render(doc: dict, out: str, top_k: int, quiet: bool, json_out: bool) -> None:
+    """Warnings (stderr), the report unless quiet (stderr under --json), then the document if --json."""
     for w in doc["warnings"]:
         if w["kind"] != "all_diverged":  # that one is the error line
             sys.stderr.write(f"hpsearch: warning: {w['message']}\n")
     sys.stderr.flush()
-    if not st.quiet:
+    if not quiet:
         from hpsearch.report_search import report  # Rich tables: not imported by --quiet runs (CI)
 
-        out = console(st.json_out)
-        out.print(report(doc, st.top_k))
-        out.print(f"results: {st.out}")
-    if st.json_out:
+        con = console(json_out)
+        con.print(report(doc, top_k))
+        con.print(f"results: {out}")
+    if json_out:
         emit_json(doc)
 
 
