@@ -365,3 +365,14 @@ def test_a_stop_signal_after_training_keeps_the_trained_result(tmp_path, digits_
     statuses = {k: [t.user_attrs.get("status") for t in ts] for k, ts in by_number(h).items()}
     assert statuses[0] == ["complete"] and statuses[1] == ["complete"]  # neither discarded as "interrupted"
     assert "interrupted" not in sum(statuses.values(), [])
+
+
+def test_preload_leaves_no_one_time_cost_for_the_first_trial():
+    """Search set-up imports the trainer and scans the BLAS libraries, so the first trial's time is training."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from hpsearch import search; from hpsearch.nn import lanes; "
+            "assert 'hpsearch.train' not in sys.modules and lanes._controller is None; search.preload(); "
+            "assert {'hpsearch.train', 'hpsearch.diagnosis'} <= set(sys.modules) and lanes._controller is not None")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -113,6 +113,7 @@ def run_stage(st: Stage, pool=None) -> None:
             _report_queued(st, h, plan, queued)
             raise typer.Exit(0)
 
+        E.preload()
         t0 = time.perf_counter()
         watch = L.Watch(L.grace_of(h))
         with _progress(st, h, plan), _one_blas_thread(), _env(P.ONE_THREAD if st.jobs > 1 else {}):

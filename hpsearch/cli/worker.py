@@ -137,8 +137,9 @@ def _preload(storage: str) -> None:
     """The heavy imports a worker needs, done while its coordinator still prepares the study."""
     import optuna.storages.journal  # noqa: F401
 
-    import hpsearch.diagnosis  # noqa: F401
-    import hpsearch.train  # noqa: F401
+    from hpsearch import search
+
+    search.preload()
 
     if "://" in storage:
         import sqlalchemy.orm  # noqa: F401

@@ -120,13 +120,22 @@ _controller = None  # threadpoolctl.ThreadpoolController, created on first use (
 @contextlib.contextmanager
 def single_threaded_blas():
     """OpenBLAS/MKL at one thread inside the block (threadpoolctl); a no-op if threadpoolctl is missing."""
+    ctl = controller()
+    if ctl is None:  # pragma: no cover - threadpoolctl is a dependency
+        yield False
+        return
+    with ctl.limit(limits=1, user_api="blas"):
+        yield True
+
+
+def controller():
+    """The process's ThreadpoolController (None without threadpoolctl). Creating it scans the loaded
+    libraries (a few ms): search set-up calls this once, so that the first trial does not pay for it."""
     global _controller
     if _controller is None:
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-            yield False
-            return
+            return None
         _controller = ThreadpoolController()
-    with _controller.limit(limits=1, user_api="blas"):
-        yield True
+    return _controller
