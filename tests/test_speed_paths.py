@@ -8,6 +8,7 @@ from hpsearch.config import TrainConfig
 from hpsearch.data import Split
 from hpsearch.nn import fused, lanes
 from hpsearch.nn.model import MLP
+from hpsearch.nn.schedules import lr_at
 from hpsearch.nn.optim import RULES, OptimHyper, SlotState
 from hpsearch.train import fit
 
@@ -97,14 +98,15 @@ def _reference_fit_losses(split, cfg, seed):
     shuffle, drop = np.random.default_rng(shuffle_ss), np.random.default_rng(drop_ss)
     slots = {k: SlotState() for k in model.params}
     X, y, B, losses = split.X_train.astype(cfg.dtype), split.y_train, cfg.batch_size, []
-    for _ in range(cfg.epochs):
+    for epoch in range(cfg.epochs):
+        lr = lr_at(epoch, cfg.lr, cfg.schedule, cfg.lr_decay, cfg.step_size)
         perm = shuffle.permutation(X.shape[0])
         for b in range(X.shape[0] // B):
             idx = perm[b * B:(b + 1) * B]
             loss, grads = model.loss(X[idx], y[idx], drop)
             losses.append(loss)
             for k, p in model.params.items():
-                RULES[cfg.optimizer](p, grads[k], slots[k], cfg.lr, OptimHyper())
+                RULES[cfg.optimizer](p, grads[k], slots[k], lr, OptimHyper())
     return losses
 
 
@@ -114,6 +116,11 @@ def _reference_fit_losses(split, cfg, seed):
     TrainConfig(hidden=(30, 20), epochs=2, lr=1e-3, batch_size=50, optimizer="adam", batchnorm=True, dropout=0.2,
                 reg_kind="l1", activation="tanh", dtype="float64"),
     TrainConfig(hidden=(), epochs=1, lr=0.05, batch_size=50, optimizer="nesterov", dtype="float64"),
+    # rules linear in the gradient get it scaled by lr at the scores: the penalty must follow lr's changes
+    TrainConfig(hidden=(30,), epochs=3, lr=0.05, batch_size=50, reg=0.05, schedule="step", lr_decay=0.3,
+                step_size=1, dtype="float64"),
+    TrainConfig(hidden=(30, 20), epochs=3, lr=0.05, batch_size=50, reg=0.02, reg_kind="l1", optimizer="sgd",
+                batchnorm=True, dropout=0.2, schedule="exp", lr_decay=0.5, dtype="float64"),
 ])
 def test_fit_follows_the_plain_reference_loop(cfg, cut, monkeypatch):
     if cut:  # the two-region pipeline a big first layer takes, on a small one

@@ -61,21 +61,26 @@ def _scratch(s: SlotState, w: np.ndarray) -> np.ndarray:
     return s.tmp
 
 
-def sgd(w, dw, s: SlotState, lr: float, hp: OptimHyper) -> None:
-    """w -= lr * dw"""
+def _times_lr(dw, s: SlotState, w, lr: float) -> np.ndarray:
+    """lr * dw through the scratch buffer; dw itself when lr is 1 (x * 1 == x exactly: one pass less)."""
+    if lr == 1:
+        return dw
     tmp = _scratch(s, w)
     np.multiply(dw, lr, out=tmp)
-    w -= tmp
+    return tmp
+
+
+def sgd(w, dw, s: SlotState, lr: float, hp: OptimHyper) -> None:
+    """w -= lr * dw"""
+    w -= _times_lr(dw, s, w, lr)
 
 
 def sgd_momentum(w, dw, s: SlotState, lr: float, hp: OptimHyper) -> None:
     """v = mu * v - lr * dw;  w += v"""
     if s.v is None:
         s.v = _zeros(w)
-    tmp = _scratch(s, w)
     s.v *= hp.momentum
-    np.multiply(dw, lr, out=tmp)
-    s.v -= tmp
+    s.v -= _times_lr(dw, s, w, lr)
     w += s.v
 
 
@@ -88,8 +93,7 @@ def nesterov(w, dw, s: SlotState, lr: float, hp: OptimHyper) -> None:
     np.multiply(s.v, mu, out=tmp)  # mu * v_prev
     w -= tmp
     s.v *= mu
-    np.multiply(dw, lr, out=tmp)
-    s.v -= tmp
+    s.v -= _times_lr(dw, s, w, lr)
     np.multiply(s.v, 1 + mu, out=tmp)
     w += tmp
 
@@ -163,6 +167,12 @@ RULES = {
     "rmsprop": rmsprop,
     "adam": adam,
 }
+
+
+# Rules linear in the gradient: rule(w, lr * dw, s, 1, hp) is rule(w, dw, s, lr, hp) in real numbers, so the
+# fused trainer may scale the loss gradient by lr at its source (the (B, C) scores' gradient) instead of
+# scaling every parameter's gradient (nn/fused.py).
+LINEAR_IN_GRADIENT = frozenset({sgd, sgd_momentum, nesterov})
 
 
 def get_rule(name: str):
