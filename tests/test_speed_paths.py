@@ -121,6 +121,8 @@ def _reference_fit_losses(split, cfg, seed):
                 step_size=1, dtype="float64"),
     TrainConfig(hidden=(30, 20), epochs=3, lr=0.05, batch_size=50, reg=0.02, reg_kind="l1", optimizer="sgd",
                 batchnorm=True, dropout=0.2, schedule="exp", lr_decay=0.5, dtype="float64"),
+    TrainConfig(hidden=(), epochs=2, lr=1.0, batch_size=50, reg=0.03, optimizer="nesterov", schedule="step",
+                lr_decay=0.3, step_size=1, dtype="float64"),  # lr exactly 1, then not
 ])
 def test_fit_follows_the_plain_reference_loop(cfg, cut, monkeypatch):
     if cut:  # the two-region pipeline a big first layer takes, on a small one
