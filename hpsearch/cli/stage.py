@@ -276,10 +276,9 @@ def _progress(st: Stage, h, plan):
 def _one_blas_thread():
     """Small matrices train fastest on one BLAS thread (on this 2-core machine: 9 ms vs 88 ms a trial when
     other processes compete for the cores), and --jobs workers must not fight over the cores. threadpoolctl
-    is a dependency; without it (a broken install) the environment set for --jobs children still holds."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    is a dependency; without it (a broken install) the environment set for --jobs children still holds.
+    The same limiter as each fit's, on the process's one ThreadpoolController (no second library scan)."""
+    from hpsearch.nn.lanes import single_threaded_blas
+
+    return single_threaded_blas()
 

@@ -122,6 +122,7 @@ def _run(storage: str, study: str, data: str | None, wait: float, shared: str | 
             split = load_split(d, dtype, source, share)
         check_data(plan, split)
 
+        E.preload()
         stopper = E.Stopper()
         with _one_blas_thread(), _env(P.ONE_THREAD if pool is not None else {}), stopper.signals():
             outcome, ended = P.run(h, plan, split, stopper, pool, None, L.Watch(L.grace_of(h)),

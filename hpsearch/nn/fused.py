@@ -82,15 +82,14 @@ class TrainStep:
         self.l1 = model.cfg.reg_kind == "l1"
         self.penalized = model.reg > 0  # reg on every weight entry; biases, gamma and beta are not penalized
         self.prescale = rule in LINEAR_IN_GRADIENT
-        self.units = 1.0  # the gradients in `grad` are this many times the loss's (lr when prescaled)
         if self.penalized:
             # the penalty gradient's scale, units x reg, in the parameters' dtype: a 0-d array and an array
-            # (units x reg on weights, 0 elsewhere), both rewritten in place when the units change
-            self.reg = np.array(model.reg, model.dtype)
+            # (units x reg on weights, 0 elsewhere), both written by _set_units when the units change
+            self.reg = np.empty((), model.dtype)
             self.decay = np.zeros_like(model.flat)
-            for a, b in self.weight_ranges:
-                self.decay[a:b] = model.reg
             self.reg_tmp = np.empty_like(model.flat)
+        self.units = None  # the gradients in `grad` are this many times the loss's (lr when prescaled)
+        self._set_units(1.0)
         first = self.hidden[0].a if self.hidden else self.scores  # the first layer's affine output
         D, M1 = model.dims[0], model.dims[1]
         self.split = splits(model)
