@@ -40,9 +40,9 @@ t_start = time.perf_counter()
 import numpy as np, optuna
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
-from hpsearch import data as D
+from hpsearch.data import dataset, split
 trials, epochs, seed = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-sp = D.split(D.load("digits"), 0.2, seed)
+sp = split.split(dataset.load("digits"), 0.2, seed)
 fit_seconds = []
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

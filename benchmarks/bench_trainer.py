@@ -1,4 +1,4 @@
-"""Trainer benchmark: one trial of `hpsearch.train.fit` on named reference shapes, against the same nets in
+"""Trainer benchmark: one trial of `hpsearch.trainer.fit.fit` on named reference shapes, against the same nets in
 scikit-learn (MLPClassifier) and PyTorch CPU when they are installed (`pip install -e .[bench]`).
 
     python benchmarks/bench_trainer.py                         # every shape, every installed contender
@@ -76,10 +76,10 @@ SHAPES = {
 def make_split(shape: Shape):
     import numpy as np
 
-    from hpsearch.data import Split
+    from hpsearch.data.split import Split
 
     if shape.data == "digits":
-        from hpsearch.datasets import digits
+        from hpsearch.data.builtin import digits
 
         X, y = digits()
         order = np.random.default_rng(0).permutation(len(y))
@@ -103,8 +103,8 @@ def make_split(shape: Shape):
 
 
 def hpsearch_contender(shape: Shape, split):
-    from hpsearch.config import TrainConfig
-    from hpsearch.train import fit
+    from hpsearch.config.train import TrainConfig
+    from hpsearch.trainer.fit import fit
 
     cfg = TrainConfig(hidden=shape.hidden, batchnorm=shape.batchnorm, lr=shape.lr, reg=shape.reg,
                       optimizer=shape.optimizer, epochs=shape.epochs, batch_size=shape.batch)

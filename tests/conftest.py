@@ -15,9 +15,9 @@ def rng():
 
 @pytest.fixture(scope="session")
 def digits_split():
-    from hpsearch import data
+    from hpsearch.data import dataset, split
 
-    return data.split(data.load("digits"), 0.2, 0)
+    return split.split(dataset.load("digits"), 0.2, 0)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from hpsearch.cli import options as O
+from hpsearch.cli import flags
 from hpsearch.cli.worker import StorageReq, StudyReq
 
 
@@ -20,24 +20,23 @@ def export(
     storage: StorageReq = None,
     out: Annotated[str, typer.Option("--out", help="Results file to write (JSON, atomically).")] = "results.json",
     show: Annotated[int, typer.Option("--show", help="Rows of the table.")] = 10,
-    json_out: O.Json = False,
-    quiet: O.Quiet = False,
+    json_out: flags.Json = False,
+    quiet: flags.Quiet = False,
 ) -> None:
     """Write the results file of a study (one run by 'hpsearch worker' processes on several machines, say)."""
-    from hpsearch import document
-    from hpsearch import results as R
-    from hpsearch import storage as ST
     from hpsearch.cli.stage import gate, render
+    from hpsearch.engine import document, storage as study_storage
     from hpsearch.errors import ConfigError
+    from hpsearch.results import file as results_file
 
     if not storage:
         raise ConfigError("export: --storage is required", "pass the study's --storage (or set HPSEARCH_STORAGE)",
                           key="storage")
-    R.check_writable(out)
-    ST.check_out_is_not_study(out, storage, None)
-    h = ST.open_study(storage, None, study, create=False)
+    results_file.check_writable(out)
+    study_storage.check_out_is_not_study(out, storage, None)
+    h = study_storage.open_study(storage, None, study, create=False)
     doc = document.export(h)
-    R.write(out, doc)
+    results_file.write(out, doc)
     p = doc["progress"]
     if p["done"] < p["requested"]:
         sys.stderr.write(f"hpsearch: note: {p['done']} of {p['requested']} trials done (the study is still "

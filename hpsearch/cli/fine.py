@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import options as O
-from hpsearch.cli.coarse import apply_flags, with_run_flags
+from hpsearch.cli import flags
+from hpsearch.cli.coarse import override
 
 From = Annotated[str, typer.Option("--from", help="Results file of the previous stage (coarse or fine).")]
 TopKFrom = Annotated[Optional[int], typer.Option("--top-k", help="Narrow around this many best trials "
@@ -17,8 +17,8 @@ Out = Annotated[Optional[str], typer.Option("--out", help="Results file (default
                                             "--from; results.fine2.json after a fine file, and so on).")]
 
 
-@O.with_model_flags
-@with_run_flags
+@flags.with_model_flags
+@flags.with_run_flags
 def fine(
     from_: From,
     top_k: TopKFrom = None,
@@ -28,27 +28,30 @@ def fine(
                                          "the parent had points).")] = "random",
     data: Annotated[Optional[str], typer.Option("--data", help="Where the parent's data now lives (default: "
                                                 "as recorded; its fingerprint must match).")] = None,
-    model: dict = None,  # the model flags, declared by O.with_model_flags
+    model: dict = None,  # the model flags, declared by flags.with_model_flags
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Study seed (default: the parent's + 1, so the stage "
                                                 "does not replay the parent's random draws; the data split stays "
                                                 "the parent's).")] = None,
     out: Out = None,
-    run: dict = None,  # the run flags, declared by coarse.with_run_flags
+    run: flags.RunFlags = None,  # the run flags, declared by flags.with_run_flags
 ) -> None:
     """Fine search: longer trials in ranges narrowed around the best trials of a coarse (or fine) stage.
 
     Each range spans the parent's top trials (log10 units), padded; where the best trial sat on a range edge,
     the range is extended past it. Fixed settings and the data carry over; the parent's fingerprint is recorded.
     """
-    from hpsearch import results as R
-    from hpsearch.boundary import narrow
-    from hpsearch.cli.stage import Stage, released_on_error, run_stage, start_workers
+    from hpsearch.cli import stage as cli_stage
+    from hpsearch.config.data import DataSpec
+    from hpsearch.config.records import ParentRef
+    from hpsearch.engine import stage
     from hpsearch.errors import ConfigError
+    from hpsearch.results import file as results_file
+    from hpsearch.results.narrow import narrow
 
     out = out or default_out(from_)
-    pool = start_workers("fine", run["jobs"], run["storage"], run["study"], out)  # first: they import meanwhile
-    with released_on_error(pool):
-        parent = R.read(from_)
+    pool = stage.start_workers("fine", run.jobs, run.storage, run.study, out)  # first: they import meanwhile
+    with stage.released_on_error(pool):
+        parent = results_file.read(from_)
         if Path(out).resolve() == Path(from_).resolve():
             raise ConfigError(f"--out {out}: is the --from file itself", "choose another --out")
         if top_k is not None and top_k < 1:
@@ -57,16 +60,16 @@ def fine(
                              sampler="grid" if sampler == "grid" else "random", source=from_)
         if trials is None and sampler != "grid":
             trials = 30
-        sp = apply_flags(sp, model, epochs=epochs, trials=trials, sampler=sampler)
-        pdata = parent["data"]
-        spec = {"spec": data or pdata["spec"], "label_column": pdata.get("label_column"),
-                "val_fraction": pdata.get("val_fraction", 0.2), "split_seed": pdata.get("split_seed", 0),
-                "max_samples": pdata.get("max_samples"), "flatten": pdata.get("flatten", False),
-                "preprocess": pdata.get("preprocess", "standardize"), "fingerprint": pdata["fingerprint"]}
-        info = {"path": str(Path(from_).resolve()), "fingerprint": R.doc_fingerprint(parent),
-                "command": parent["command"]}
-        run_stage(Stage(command="fine", space=sp, seed=parent["settings"].get("seed", 0) + 1 if seed is None else seed,
-                        data=spec, out=out, parent=info, narrowed=changes, **run), pool)
+        sp = override(sp, model, epochs=epochs, trials=trials, sampler=sampler)
+        spec = DataSpec.from_dict(parent["data"]).with_(fingerprint=parent["data"]["fingerprint"])
+        if data:
+            spec = spec.with_(spec=data)
+        ref = ParentRef(str(Path(from_).resolve()), results_file.doc_fingerprint(parent), parent["command"])
+        request = stage.StageRequest(
+            command="fine", space=sp, seed=parent["settings"].get("seed", 0) + 1 if seed is None else seed, data=spec,
+            out=out, storage=run.storage, study=run.study, fresh=run.fresh, jobs=run.jobs, grace=run.grace,
+            parent=ref, narrowed=changes)
+        cli_stage.run(request, run, pool)
 
 
 def default_out(parent: str) -> str:

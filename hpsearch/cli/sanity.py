@@ -6,20 +6,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import options as O
+from hpsearch.cli import flags
 from hpsearch.cli.output import console, emit_json, err_console, show_progress
 
-# SanityOptions key -> the flag that sets it, so errors name the flag the user typed
-_FLAGS = {"only": "--only", "skip": "--skip", "loss_tolerance": "--loss-tolerance", "subset": "--subset",
-          "overfit_epochs": "--overfit-epochs"}
 
-
-@O.with_data_flags
-@O.with_model_flags
+@flags.with_data_flags
+@flags.with_model_flags
 def sanity(
-    data_flags: dict = None,  # the data flags, declared by O.with_data_flags
-    epochs: O.Epochs = None,
-    model: dict = None,  # the model flags, declared by O.with_model_flags
+    data_flags: flags.DataSpec = None,  # the data flags, declared by flags.with_data_flags
+    epochs: flags.Epochs = None,
+    model: dict = None,  # the model flags, declared by flags.with_model_flags
     loss_tolerance: Annotated[float, typer.Option(
         "--loss-tolerance", help="initial_loss passes within this relative distance of ln C.")] = 0.10,
     subset: Annotated[int, typer.Option(
@@ -31,9 +27,9 @@ def sanity(
     skip: Annotated[Optional[list[str]], typer.Option(
         "--skip", metavar="NAME", help="Leave this check out (repeatable, or comma-separated).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Count warnings as failures (exit 1).")] = False,
-    seed: O.Seed = 0,
-    json_out: O.Json = False,
-    quiet: O.Quiet = False,
+    seed: flags.Seed = 0,
+    json_out: flags.Json = False,
+    quiet: flags.Quiet = False,
 ) -> None:
     """Pre-flight gate: check the model, loss and gradients are wired correctly before a search.
 
@@ -43,29 +39,26 @@ def sanity(
     --strict), 2 for bad input.
     """
     from hpsearch.errors import ConfigError
-    from hpsearch.sanity import SanityOptions, run_checks
+    from hpsearch.sanity.gate import run_checks
+    from hpsearch.sanity.types import SanityOptions
 
-    try:
+    with flags.naming_flags(ConfigError):
         opts = SanityOptions(loss_tolerance=loss_tolerance, subset=subset, overfit_epochs=overfit_epochs,
                              only=_names(only), skip=_names(skip), strict=strict, seed=seed)
-    except ConfigError as e:
-        raise _flagged(e) from None
-    cfg = O.build_config(**model, **O.model_overrides(epochs=epochs))
-    split = O.load_spec(data_flags, cfg.dtype)
+    cfg = flags.build_config(**model, **flags.model_overrides(epochs=epochs))
+    split = flags.load_split(data_flags, cfg.dtype)
 
-    try:
+    with flags.naming_flags(ConfigError):
         if show_progress(quiet):
             with err_console().status("sanity", spinner="dots") as status:
                 report = run_checks(split, cfg, opts, on_check=lambda name: status.update(f"sanity: {name}"))
         else:
             report = run_checks(split, cfg, opts)
-    except ConfigError as e:
-        raise _flagged(e) from None
 
     if json_out:
         emit_json(report.to_dict())
     if not quiet:
-        from hpsearch.report_sanity import sanity_table
+        from hpsearch.report.sanity import sanity_table
 
         console(json_out).print(sanity_table(report, strict))
     if not report.passed:
@@ -75,13 +68,6 @@ def sanity(
 def _names(values: list[str] | None) -> tuple[str, ...]:
     """['a,b', 'c'] -> ('a', 'b', 'c'): --only/--skip repeat or take comma lists."""
     return tuple(n.strip() for v in values or () for n in v.split(",") if n.strip())
-
-
-def _flagged(e):
-    flag = _FLAGS.get(e.key or "")
-    if flag and e.message.startswith(e.key):
-        return type(e)(flag + e.message[len(e.key):], e.hint, key=e.key)
-    return O.flagged(e)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,27 +6,28 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import options as O
+from hpsearch.cli import env, flags
 from hpsearch.cli.output import console, emit_json, show_progress
 
 
-@O.with_data_flags
-@O.with_model_flags
+@flags.with_data_flags
+@flags.with_model_flags
 def train(
-    data_flags: dict = None,  # the data flags, declared by O.with_data_flags
-    epochs: O.Epochs = None,
-    model: dict = None,  # the model flags, declared by O.with_model_flags
-    seed: O.Seed = 0,
+    data_flags: flags.DataSpec = None,  # the data flags, declared by flags.with_data_flags
+    epochs: flags.Epochs = None,
+    model: dict = None,  # the model flags, declared by flags.with_model_flags
+    seed: flags.Seed = 0,
     save: Annotated[Optional[str], typer.Option("--save", help="Write the best-validation weights to this .npz file.")] = None,
-    json_out: O.Json = False,
-    quiet: O.Quiet = False,
+    json_out: flags.Json = False,
+    quiet: flags.Quiet = False,
 ) -> None:
     """Train one configuration (default: a 64-100-10 ReLU net on digits) and show its history."""
-    from hpsearch.diagnosis import diagnose
-    from hpsearch.train import fit
+    from hpsearch.trainer.diagnosis import diagnose
+    from hpsearch.trainer.fit import fit
 
-    cfg = O.build_config(**model, **O.model_overrides(epochs=epochs))
-    split = O.load_spec(data_flags, cfg.dtype)
+    cfg = flags.build_config(**model, **flags.model_overrides(epochs=epochs))
+    split = flags.load_split(data_flags, cfg.dtype)
+    threads = env.runtime().threads
     if save:
         _check_writable(save)
 
@@ -41,9 +42,9 @@ def train(
             def on_epoch(s):
                 bar.update(task, completed=s.epoch, info=f"loss {s.loss:.3f} train {s.train_acc:.3f} val {s.val_acc:.3f}")
 
-            result = fit(split, cfg, seed, on_epoch)
+            result = fit(split, cfg, seed, on_epoch, threads=threads)
     else:
-        result = fit(split, cfg, seed)
+        result = fit(split, cfg, seed, threads=threads)
     diagnosis = diagnose(result, cfg)
 
     if save:
@@ -53,7 +54,7 @@ def train(
     if json_out:
         emit_json(payload)
     if not quiet:
-        from hpsearch.report import train_table
+        from hpsearch.report.train import train_table
 
         out.print(train_table(result, cfg, diagnosis))
     if result.status == "diverged":  # the only trial diverged: a failed gate (exit 1), result already shown

@@ -1,0 +1,64 @@
+"""The one map from errors to exit codes (DESIGN.md §3): one line on stderr, a traceback only with --debug.
+
+0 ok · 1 a gate failed · 2 bad input or usage · 3 I/O or storage error · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from typer.core import TyperGroup
+
+try:  # Typer >= 0.29 vendors click; its usage errors derive from typer.TyperException
+    from typer import Abort as _Abort
+    from typer import TyperException as _UsageFailure
+except ImportError:  # pragma: no cover - older Typer on top of click
+    from click.exceptions import Abort as _Abort
+    from click.exceptions import ClickException as _UsageFailure
+
+from hpsearch.errors import HPSearchError
+
+state = {"debug": bool(os.environ.get("HPSEARCH_DEBUG"))}  # --debug or HPSEARCH_DEBUG: tracebacks for bug reports
+
+
+def fail_line(message: str) -> None:
+    """The one line a failing command prints on stderr."""
+    sys.stderr.write(f"hpsearch: error: {' '.join(message.split())}\n")
+    sys.stderr.flush()
+
+
+def warn_line(message: str) -> None:
+    """A warning on stderr (never on stdout, which may carry JSON)."""
+    sys.stderr.write(f"hpsearch: warning: {message}\n")
+
+
+class HPSearchGroup(TyperGroup):
+    """Maps every error to one line on stderr and its exit code; a traceback only with --debug."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        args = list(sys.argv[1:] if args is None else args)
+        if "--debug" in args:
+            state["debug"] = True
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "hpsearch", complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except HPSearchError as e:
+            if state["debug"]:
+                raise
+            fail_line(str(e))
+            rv = e.exit_code
+        except _UsageFailure as e:  # usage errors: unknown flag, bad value type
+            if state["debug"]:
+                raise
+            cmd = f" {e.ctx.command_path}" if getattr(e, "ctx", None) is not None else ""
+            fail_line(f"{e.format_message()} (see 'hpsearch{cmd.replace('hpsearch', '', 1)} --help')")
+            rv = e.exit_code
+        except _Abort:
+            rv = 130
+        except KeyboardInterrupt:
+            rv = 130
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code

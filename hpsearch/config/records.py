@@ -1,0 +1,71 @@
+"""Records a stage keeps about itself: its parent stage, and what its Optuna study stores (identity, meta)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hpsearch.config.data import DataSpec
+
+IDENTITY_DATA = ("fingerprint", "val_fraction", "split_seed", "max_samples", "flatten", "preprocess")
+
+
+@dataclass(frozen=True)
+class ParentRef:
+    """The results file a fine stage was narrowed from."""
+
+    path: str  # absolute path of the parent results file
+    fingerprint: str  # results.file.doc_fingerprint of it: ties the stage to what its parent found
+    command: str  # coarse | fine
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "fingerprint": self.fingerprint, "command": self.command}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "ParentRef | None":
+        return None if not d else cls(d["path"], d["fingerprint"], d["command"])
+
+
+@dataclass(frozen=True)
+class StudyIdentity:
+    """What makes two runs the same search (study user attr `hpsearch`): compared on resume; only `trials`
+    may grow. Space and settings are held in their JSON form, as stored."""
+
+    command: str  # coarse | fine
+    seed: int  # study seed: trial k derives from SeedSequence([seed, k])
+    trials: int  # trials planned
+    space: dict  # Space.to_dict() without `trials`
+    fixed: dict  # the base TrainConfig.to_dict() every trial starts from
+    data: dict  # the IDENTITY_DATA keys of the recorded data
+    parent: str | None  # the parent's fingerprint (fine), else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "seed": self.seed, "trials": self.trials, "space": self.space,
+                "fixed": self.fixed, "data": self.data, "parent": self.parent}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StudyIdentity":
+        return cls(d["command"], d["seed"], d["trials"], d["space"], d["fixed"], d["data"], d.get("parent"))
+
+
+@dataclass(frozen=True)
+class StudyMeta:
+    """How to describe a study (study user attr `hpsearch_meta`): enough for any process to rebuild its
+    results file, and for a worker to load its data."""
+
+    data: dict  # the recorded data: DataSpec.to_dict() + the split's sizes and fingerprint + classes
+    parent: ParentRef | None = None  # fine: the parent results file
+    narrowed: dict | None = None  # fine: what changed per parameter (results.narrow)
+    space_file: str | None = None  # coarse: where the space came from
+
+    @property
+    def data_spec(self) -> DataSpec:
+        return DataSpec.from_dict(self.data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data": self.data, "parent": self.parent.to_dict() if self.parent else None,
+                "narrowed": self.narrowed, "space_file": self.space_file}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StudyMeta":
+        return cls(d["data"], ParentRef.from_dict(d.get("parent")), d.get("narrowed"), d.get("space_file"))

@@ -1,0 +1,304 @@
+"""Where studies live: a journal file (default, beside --out) or any Optuna storage URL (sqlite, postgresql).
+
+Every storage fault (I/O, database, corrupt journal, missing driver) becomes StorageError (exit 3), with
+the storage named and its password masked.
+
+Several processes (and machines) may share a study. What must happen once (creating the tables and the
+study, recording what it searches, enqueueing the plan, failing a dead worker's trial) runs under
+`Handle.lock()`: Optuna's own journal lock for a journal file, a PostgreSQL advisory lock for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import threading
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from hpsearch.errors import ConfigError, StorageError
+
+
+@contextlib.contextmanager
+def faults(where: str):
+    """Storage faults (I/O, database, corrupt journal, missing driver) become StorageError (exit 3)."""
+    import optuna
+
+    try:
+        yield
+    except StorageError:
+        raise
+    except (OSError, ValueError, ImportError, optuna.exceptions.OptunaError, _sqlalchemy_error()) as e:
+        text = " ".join(str(e).split())[:300] or type(e).__name__
+        raise StorageError(f"storage {where}: {text}",
+                           "check --storage (a journal file path, sqlite:///file.db or postgresql://...)") from e
+
+
+def on_handle(fn):
+    """Run a Handle operation under faults(h.where)."""
+
+    @functools.wraps(fn)
+    def wrapper(h, *args, **kwargs):
+        with faults(h.where):
+            return fn(h, *args, **kwargs)
+
+    return wrapper
+
+
+def _sqlalchemy_error():
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        return SQLAlchemyError
+    except ImportError:  # pragma: no cover
+        return OSError
+
+
+def describe(url: str) -> str:
+    """A storage URL safe to print and store: the password is masked."""
+    if "://" in url and "@" in url.split("://", 1)[1]:
+        scheme, rest = url.split("://", 1)
+        cred, host = rest.rsplit("@", 1)
+        user = cred.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in cred else url
+    return url
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` (and `postgres://`) use psycopg 3 when psycopg2 is absent: SQLAlchemy would ask for
+    psycopg2, while `pip install hpsearch[postgres]` installs psycopg."""
+    import importlib.util
+
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres"):
+        if importlib.util.find_spec("psycopg2") is None and importlib.util.find_spec("psycopg") is not None:
+            return f"postgresql+psycopg://{rest}"
+        return f"postgresql://{rest}"
+    return url
+
+
+def check_url(url: str) -> None:
+    """A database URL SQLAlchemy can open: a known dialect with its driver installed, else ConfigError
+    (exit 2: the flag is wrong, or a package is missing; nothing was opened yet)."""
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    shown = describe(url)
+    try:
+        dialect = make_url(url).get_dialect()
+    except sqlalchemy.exc.NoSuchModuleError as e:  # (an ArgumentError: caught first)
+        scheme = url.split("://", 1)[0]
+        raise ConfigError(f"--storage {shown}: unknown database kind {scheme!r}",
+                          "pass a journal file path, sqlite:///file.db or postgresql://user@host/db",
+                          key="storage") from e
+    except (sqlalchemy.exc.ArgumentError, ValueError) as e:  # ValueError: a port that is not a number
+        raise ConfigError(f"--storage {shown}: not a database URL ({' '.join(str(e).split())[:120]})",
+                          "pass a journal file path, sqlite:///file.db or postgresql://user@host/db",
+                          key="storage") from e
+    try:
+        dialect.import_dbapi()
+    except ImportError as e:
+        hint = ("pip install 'hpsearch[postgres]'" if dialect.driver in ("psycopg", "psycopg2")
+                else f"install the Python package of the {dialect.driver} driver")
+        raise ConfigError(f"--storage {shown}: the {dialect.name} driver {dialect.driver!r} is not installed",
+                          hint, key="storage") from e
+
+
+def join_url(url: str | None, journal: Path | None) -> str:
+    """What another process opens to join the study: the journal file's absolute path, or the URL."""
+    if url and "://" in url:
+        return normalise_url(url)
+    return str(Path(url or journal).resolve())
+
+
+def check_out_is_not_study(out: str, url: str | None, journal: Path | None) -> None:
+    """`--out` must not name the journal file that holds the study: writing results there destroys every trial."""
+    target = Path(url) if url and "://" not in url else (journal if not url else None)
+    if target is not None and Path(out).resolve() == Path(target).resolve():
+        raise ConfigError(f"--out {out}: is the study's journal file; writing results there would destroy the study",
+                          "choose another --out (results are JSON) or another --storage", key="out")
+
+
+def is_sqlite(url: str | None) -> bool:
+    return bool(url) and url.split("://", 1)[0].split("+", 1)[0] == "sqlite"
+
+
+def refuse_shared_sqlite(url: str | None, what: str) -> None:
+    """SQLite cannot take writes from several processes at once (Optuna's docs say so): refuse early."""
+    if is_sqlite(url):
+        raise ConfigError(f"{what}: SQLite storage cannot be shared by several worker processes",
+                          "use a journal file (--storage path/to/study.journal, the default) or PostgreSQL "
+                          "(--storage postgresql://user@host/db), as Optuna advises")
+
+
+def journal_backend(path: str):
+    """Optuna's JournalFileBackend (same file format, same lock) without an fsync per record.
+
+    An fsync per record costs more than training a small trial (README, Performance). Records still reach
+    the OS at once (a killed process loses nothing); `sync()` makes them durable at the end of a run.
+
+    `hold()` keeps Optuna's lock for a whole critical section (enqueueing the plan): appends made meanwhile
+    by this process (any thread: JournalStorage serializes them) skip the lock they already hold.
+    """
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+
+    class Backend(JournalFileBackend):
+        def __init__(self, file_path: str) -> None:
+            self.hp_path, self.hp_lock = file_path, JournalFileSymlinkLock(file_path)
+            self.hp_held = False  # this process holds hp_lock for a hold()
+            self.hp_guard = threading.Lock()  # one hold() at a time in this process
+            # makes "is it held? else take it" atomic against hold(): JournalStorage calls append_logs with
+            # its own thread lock taken, which hold()'s thread may be waiting for (no lock-order cycle)
+            self.hp_mutex = threading.Lock()
+            super().__init__(file_path, self.hp_lock)
+
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+            with self.hp_mutex:
+                mine = not self.hp_held
+                if mine:
+                    self.hp_lock.acquire()  # blocks until held
+            try:
+                with open(self.hp_path, "ab") as f:
+                    f.write(text.encode("utf-8"))
+            finally:
+                if mine:
+                    self.hp_lock.release()
+
+        @contextlib.contextmanager
+        def hold(self):
+            with self.hp_guard:
+                with self.hp_mutex:
+                    self.hp_lock.acquire()
+                    self.hp_held = True
+                try:
+                    yield
+                finally:
+                    self.hp_held = False
+                    self.hp_lock.release()
+
+        def sync(self) -> None:
+            with open(self.hp_path, "ab") as f:
+                os.fsync(f.fileno())
+
+    return Backend(path)
+
+
+def _pg_locker(url: str) -> Callable[[str], Any]:
+    """lock(name): a PostgreSQL session advisory lock, held on a connection of its own (released by the
+    server if the process dies)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, pool_size=1, max_overflow=2, pool_pre_ping=True)
+
+    def key(name: str) -> int:  # signed 64-bit key from the name
+        k = (zlib.crc32(b"hpsearch") << 32) | zlib.crc32(name.encode())
+        return k - (1 << 64) if k >= 1 << 63 else k
+
+    @contextlib.contextmanager
+    def lock(name: str):
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key(name)})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key(name)})
+                conn.commit()
+
+    return lock
+
+
+@dataclass
+class Handle:
+    """An open study: what the engine needs to enqueue, claim and finish trials."""
+
+    study: Any  # optuna.Study
+    storage: Any  # optuna BaseStorage
+    study_id: int
+    name: str  # study name
+    where: str  # storage description for messages and results (password masked)
+    backend: Any = None  # the journal backend when the storage is a journal file (synced at the end)
+    url: str | None = None  # what another process opens to join: the journal's absolute path, or the URL
+    locker: Callable[[str], Any] | None = None  # PostgreSQL: advisory lock by name
+    _owner: int | None = field(default=None, repr=False)  # thread holding lock()
+
+    def sync(self) -> None:
+        if self.backend is not None:
+            with contextlib.suppress(OSError):
+                self.backend.sync()
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Mutual exclusion with every other process working on this study, re-entrant within a thread (a
+        no-op for other databases: there the claim protocol in study.py still keeps a number from running
+        twice)."""
+        me = threading.get_ident()
+        if self._owner == me:
+            yield
+            return
+        if self.backend is not None:
+            guard = self.backend.hold()
+        elif self.locker is not None:
+            guard = self.locker(self.name)
+        else:
+            guard = contextlib.nullcontext()
+        with guard:
+            self._owner = me
+            try:
+                yield
+            finally:
+                self._owner = None
+
+
+def open_study(url: str | None, journal: Path | None, name: str, fresh: bool = False, create: bool = True) -> Handle:
+    """Open (or create) study `name` in `url` (default: the journal file `journal`).
+
+    `fresh` deletes an existing study of that name first. `create=False` (a worker joining) requires the
+    study to exist: ConfigError (exit 2) otherwise. Errors: StorageError.
+    """
+    import optuna
+    from optuna.storages.journal import JournalStorage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = normalise_url(url) if url and "://" in url else url
+    journal_path = Path(url) if url and "://" not in url else (journal if not url else None)
+    where = str(journal_path) if journal_path is not None else describe(url)
+    with faults(where):
+        backend = locker = None
+        if journal_path is not None:
+            if not create and not journal_path.is_file():
+                raise ConfigError(f"--storage {where}: no such journal file",
+                                  "pass the journal the coordinator writes (by default beside its --out file)")
+            if not journal_path.parent.is_dir():
+                raise StorageError(f"storage {where}: folder {journal_path.parent} does not exist",
+                                   "create it, or pass --storage PATH")
+            if fresh and not url and journal_path.is_file() and \
+                    {st.study_name for st in JournalStorage(journal_backend(str(journal_path))).get_all_studies()} <= {name}:
+                journal_path.unlink()  # our own journal holds only this study: a new file, not a longer log
+            backend = journal_backend(str(journal_path))
+            guard = backend.hold()
+        else:
+            check_url(url)
+            locker = _pg_locker(url) if url.split("://", 1)[0].split("+", 1)[0] == "postgresql" else None
+            guard = locker("hpsearch-schema") if locker else contextlib.nullcontext()
+        with guard:  # concurrent first use of a database races on its tables, of a study on its name
+            if journal_path is not None:
+                storage = JournalStorage(backend)
+            else:
+                storage = optuna.storages.RDBStorage(url)
+            names = {s.study_name for s in storage.get_all_studies()}
+            if not create and name not in names:
+                listed = ", ".join(sorted(names)[:5]) or "none"
+                raise ConfigError(f"--study {name}: no such study in {where} (studies there: {listed})",
+                                  "start it first with hpsearch coarse --storage ... --study NAME")
+            if fresh and name in names:
+                optuna.delete_study(study_name=name, storage=storage)
+            study = optuna.create_study(storage=storage, study_name=name, direction="maximize",
+                                        load_if_exists=True, sampler=optuna.samplers.RandomSampler(seed=0))
+        return Handle(study, storage, storage.get_study_id_from_name(name), name, where, backend,
+                      join_url(url, journal_path), locker)

@@ -1,1 +1,0 @@
-"""The NumPy MLP library: layers, losses, update rules, schedules and the model."""

@@ -1,0 +1,1 @@
+"""Rich renderables, one module per command's output. Pure: data in, renderable out; nothing prints."""

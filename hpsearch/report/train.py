@@ -1,0 +1,28 @@
+"""Rich renderable for `hpsearch train`. Pure: builds objects from a fit's result, never prints."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from hpsearch.config.plain import fmt
+
+
+def train_table(result, cfg, diagnosis: list[dict]):
+    t = Table(title="hpsearch train", show_header=True, header_style="bold")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    status_style = "green" if result.status == "complete" else "red"
+    t.add_row("status", Text(result.status, style=status_style))
+    t.add_row("val_acc (best epoch)", fmt(result.val_acc, ".4f"))
+    t.add_row("train_acc (same epoch)", fmt(result.train_acc, ".4f"))
+    t.add_row("initial_loss", fmt(result.initial_loss))
+    t.add_row("final_loss", fmt(result.final_loss))
+    t.add_row("epochs_run", f"{result.epochs_run}/{cfg.epochs}")
+    t.add_row("seconds", f"{result.seconds:.2f}")
+    if result.history.update_ratio and result.history.update_ratio[-1]:
+        ratios = ", ".join(f"{k} {fmt(v, '.1e')}" for k, v in result.history.update_ratio[-1].items())
+        t.add_row("update/weight (last epoch)", ratios)
+    lines = [Text(f"- {d['message']}", style="yellow" if d["kind"] != "healthy" else "green") for d in diagnosis]
+    return Group(t, Text("diagnosis:", style="bold"), *lines)

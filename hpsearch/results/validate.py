@@ -1,0 +1,147 @@
+"""Validation of a results document: everything `fine --from`, `report` and `export` rely on, each problem a
+ResultsError naming the file and the key path."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from hpsearch.config.data import PREPROCESS
+from hpsearch.config.plain import plain
+from hpsearch.config.space import Choice
+from hpsearch.config.space_file import parse_space
+from hpsearch.config.train import TrainConfig
+from hpsearch.errors import ConfigError, ResultsError, SpaceError
+
+SCHEMA_VERSION = 1  # results files this hpsearch writes and reads
+STATUSES = ("complete", "diverged", "failed")
+REQUIRED = {  # key -> JSON type(s) it must have
+    "schema_version": int, "command": str, "settings": dict, "data": dict, "space": dict, "fixed": dict,
+    "progress": dict, "trials": list, "best": (dict, type(None)), "warnings": list,
+}
+TRIAL_REQUIRED = {"number": int, "params": dict, "status": str, "val_acc": (int, float, type(None)),
+                  "epochs_run": int}
+
+
+def validate(doc: Any, source: str) -> None:
+    def bad(key: str, problem: str, hint: str | None = None):
+        raise ResultsError(f"{source}: {key} {problem}", hint or "rerun the search that wrote it", key=key)
+
+    if not isinstance(doc, dict):
+        bad("top level", "is not a JSON object: not an hpsearch results file")
+    if "schema_version" not in doc:
+        bad("schema_version", "is missing: not an hpsearch results file", "pass a file written by hpsearch coarse/fine")
+    v = doc["schema_version"]
+    if v != SCHEMA_VERSION or isinstance(v, bool):
+        bad("schema_version", f"{v!r} is not supported (this hpsearch reads version {SCHEMA_VERSION})",
+            "use the hpsearch version that wrote it, or rerun the search")
+    for key, typ in REQUIRED.items():
+        if key not in doc:
+            bad(key, "is missing")
+        if not isinstance(doc[key], typ) or isinstance(doc[key], bool):
+            bad(key, f"has the wrong type ({type(doc[key]).__name__})")
+    try:
+        space = parse_space(doc["space"], f"{source}: space")
+    except SpaceError as e:
+        raise ResultsError(str(e), key="space") from None
+    names = {n for n, _ in space.params}
+    seed = doc["settings"].get("seed", 0)
+    if not _is_int(seed) or seed < 0:
+        bad("settings.seed", f"must be an integer >= 0, got {seed!r}")
+    for key in ("spec", "fingerprint"):
+        if not isinstance(doc["data"].get(key), str):
+            bad(f"data.{key}", "is missing or not a string")
+    _validate_data(doc["data"], bad)
+    _validate_fixed(doc["fixed"], bad)
+    numbers = set()
+    for i, t in enumerate(doc["trials"]):
+        where = f"trials[{i}]"
+        if not isinstance(t, dict):
+            bad(where, "is not an object")
+        for key, typ in TRIAL_REQUIRED.items():
+            if key not in t:
+                bad(f"{where}.{key}", "is missing")
+            if not isinstance(t[key], typ) or isinstance(t[key], bool):
+                bad(f"{where}.{key}", f"has the wrong type ({type(t[key]).__name__})")
+        if t["status"] not in STATUSES:
+            bad(f"{where}.status", f"must be one of {', '.join(STATUSES)}, got {t['status']!r}")
+        if t["val_acc"] is not None and not (0 <= t["val_acc"] <= 1):
+            bad(f"{where}.val_acc", f"must be in [0, 1], got {t['val_acc']}")
+        if t["status"] == "complete" and t["val_acc"] is None:
+            bad(f"{where}.val_acc", "is null for a complete trial")
+        if set(t["params"]) != names:
+            bad(f"{where}.params", f"has keys {sorted(t['params'])}, the space searches {sorted(names)}")
+        _validate_params(t["params"], space, f"{where}.params", bad)
+        if t["number"] in numbers:
+            bad(f"{where}.number", f"{t['number']} appears twice")
+        numbers.add(t["number"])
+    if doc["best"] is not None and doc["best"].get("number") not in numbers:
+        bad("best.number", "names no trial in the file")
+    if doc["best"] is not None:
+        if not isinstance(doc["best"].get("params"), dict) or set(doc["best"]["params"]) != names:
+            bad("best.params", f"is missing or does not have the keys the space searches ({sorted(names)})")
+        _validate_params(doc["best"]["params"], space, "best.params", bad)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _validate_params(params: dict, space, where: str, bad) -> None:
+    """Searched values as `fine --from` and `report` use them: a range's value is a finite number (> 0 on
+    a log range), a choice's value one of its choices. Trials store their planned params whatever their
+    status (a diverged or failed trial still had values), so null is never valid here."""
+    for name, p in space.params:
+        v = params[name]
+        if isinstance(p, Choice):
+            if not any(plain(c) == plain(v) for c in p.choices):
+                bad(f"{where}.{name}", f"{v!r} is not one of the space's choices "
+                    f"{[plain(c) for c in p.choices]}")
+        elif not _is_number(v):
+            bad(f"{where}.{name}", f"must be a finite number, got {v!r}")
+        elif p.log and v <= 0:
+            bad(f"{where}.{name}", f"must be > 0 on a log range, got {v!r}")
+
+
+def _validate_data(d: dict, bad) -> None:
+    """The split settings `fine --from` reloads the data with (absent keys take their defaults)."""
+    checks = {
+        "val_fraction": (lambda v: _is_number(v) and 0 < v < 1, "must be a number in (0, 1)"),
+        "split_seed": (lambda v: _is_int(v) and v >= 0, "must be an integer >= 0"),
+        "max_samples": (lambda v: v is None or (_is_int(v) and v >= 1), "must be an integer >= 1 or null"),
+        "flatten": (lambda v: isinstance(v, bool), "must be true or false"),
+        "preprocess": (lambda v: isinstance(v, str), "must be a string"),
+        "label_column": (lambda v: v is None or isinstance(v, str), "must be a string or null"),
+    }
+    for key, (ok, problem) in checks.items():
+        if key in d and not ok(d[key]):
+            bad(f"data.{key}", f"{problem}, got {d[key]!r}")
+    if isinstance(d.get("preprocess"), str):
+        if d["preprocess"] not in PREPROCESS:
+            bad("data.preprocess", f"must be one of {', '.join(PREPROCESS)}, got {d['preprocess']!r}")
+
+
+def _validate_fixed(fixed: dict, bad) -> None:
+    """`fixed` must make a TrainConfig (what every fine trial starts from); the error names the key."""
+    hidden = fixed.get("hidden", [])
+    if not isinstance(hidden, list) or not all(_is_int(w) for w in hidden):
+        bad("fixed.hidden", f"must be a list of integer widths, got {hidden!r}")
+    try:
+        TrainConfig.from_dict(fixed)
+    except ConfigError as e:
+        key = e.key or "?"
+        problem = e.message[len(key) + 1:] if e.message.startswith(f"{key} ") else e.message
+        if e.message.startswith("unknown setting"):
+            problem = "is not a setting hpsearch knows"
+        bad(f"fixed.{key}", problem)
+    except (TypeError, ValueError) as e:
+        for key, value in fixed.items():  # find the key: one at a time on the defaults
+            try:
+                TrainConfig.from_dict({key: value})
+            except (ConfigError, TypeError, ValueError):
+                bad(f"fixed.{key}", f"has an invalid value {value!r} ({e})")
+        bad("fixed", f"is not a valid configuration ({e})")
