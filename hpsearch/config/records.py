@@ -27,6 +27,24 @@ class ParentRef:
 
 
 @dataclass(frozen=True)
+class Narrowing:
+    """How a fine stage's space was narrowed from its parent's top trials (results.narrow)."""
+
+    top_k: int  # how many top trials the ranges span
+    top_numbers: tuple[int, ...]  # their numbers in the parent, best first
+    # per searched parameter of the parent, as results record it: {"kind": "range" | "choice" | "fixed",
+    # "from": ..., "to": ..., "extended": "low" | "high" | None (ranges and integer fixings only)}
+    params: dict[str, dict]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"top_k": self.top_k, "top_numbers": list(self.top_numbers), "params": self.params}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Narrowing | None":
+        return None if not d else cls(d["top_k"], tuple(d["top_numbers"]), d["params"])
+
+
+@dataclass(frozen=True)
 class StudyIdentity:
     """What makes two runs the same search (study user attr `hpsearch`): compared on resume; only `trials`
     may grow. Space and settings are held in their JSON form, as stored."""
@@ -55,7 +73,7 @@ class StudyMeta:
 
     data: dict  # the recorded data: DataSpec.to_dict() + the split's sizes and fingerprint + classes
     parent: ParentRef | None = None  # fine: the parent results file
-    narrowed: dict | None = None  # fine: what changed per parameter (results.narrow)
+    narrowed: Narrowing | None = None  # fine: what changed per parameter
     space_file: str | None = None  # coarse: where the space came from
 
     @property
@@ -64,8 +82,9 @@ class StudyMeta:
 
     def to_dict(self) -> dict[str, Any]:
         return {"data": self.data, "parent": self.parent.to_dict() if self.parent else None,
-                "narrowed": self.narrowed, "space_file": self.space_file}
+                "narrowed": self.narrowed.to_dict() if self.narrowed else None, "space_file": self.space_file}
 
     @classmethod
     def from_dict(cls, d: dict) -> "StudyMeta":
-        return cls(d["data"], ParentRef.from_dict(d.get("parent")), d.get("narrowed"), d.get("space_file"))
+        return cls(d["data"], ParentRef.from_dict(d.get("parent")), Narrowing.from_dict(d.get("narrowed")),
+                   d.get("space_file"))

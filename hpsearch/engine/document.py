@@ -21,7 +21,7 @@ def build(h, plan: Plan, ident: StudyIdentity, meta: StudyMeta, records: list[tr
     settings = {"seed": plan.seed, "sampler": space.sampler, "trials": len(plan.trials), "epochs": space.epochs,
                 "space_file": meta.space_file, "storage": h.where, "study": h.name}
     if meta.narrowed:
-        settings["narrowed"] = meta.narrowed
+        settings["narrowed"] = meta.narrowed.to_dict()
     return strict({
         "schema_version": SCHEMA_VERSION,
         "command": ident.command,

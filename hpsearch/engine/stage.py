@@ -17,7 +17,7 @@ from typing import Callable, ContextManager
 
 from hpsearch.config.data import DataSpec
 from hpsearch.config.plain import strict
-from hpsearch.config.records import ParentRef, StudyMeta
+from hpsearch.config.records import Narrowing, ParentRef, StudyMeta
 from hpsearch.config.runtime import Runtime, check_grace
 from hpsearch.config.space import Space
 from hpsearch.data import shared_split
@@ -48,7 +48,7 @@ class StageRequest:
     grace: float | None = None  # silence (s) after which a worker's trial runs again (None: the study's or default)
     space_file: str | None = None  # where the space came from (coarse)
     parent: ParentRef | None = None  # fine: the parent results file
-    narrowed: dict | None = None  # fine: what changed per parameter (results.narrow)
+    narrowed: Narrowing | None = None  # fine: how its space was narrowed from the parent's
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hpsearch.config.plain import plain
+from hpsearch.config.records import Narrowing
 from hpsearch.config.space import Choice, Range, Space
 from hpsearch.config.space_file import parse_space
 from hpsearch.errors import ResultsError
@@ -21,7 +22,7 @@ def top_trials(doc: dict, top_k: int | None = None) -> list[dict]:
 
 
 def narrow(doc: dict, *, top_k: int | None = None, trials: int = 30, epochs: int = 20, sampler: str = "random",
-           source: str = "results.json") -> tuple[Space, dict]:
+           source: str = "results.json") -> tuple[Space, Narrowing]:
     """The fine stage's space from a (validated) results document, and what changed per parameter.
 
     Each range spans its top trials' values, padded (log10 units for log ranges), inside the parent range;
@@ -69,7 +70,7 @@ def narrow(doc: dict, *, top_k: int | None = None, trials: int = 30, epochs: int
         changes[name] = {"kind": "range", "from": [p.low, p.high], "to": [low, high], "extended": extended}
     space = Space(params=tuple(params), fixed=tuple(fixed.items()), sampler=sampler, trials=trials, epochs=epochs,
                   abort_factor=parent.abort_factor, source=f"fine space from {source}")
-    return space, {"top_k": len(top), "top_numbers": [t["number"] for t in top], "params": changes}
+    return space, Narrowing(len(top), tuple(t["number"] for t in top), changes)
 
 
 def _same(choice, used) -> bool:

@@ -10,7 +10,7 @@ import pytest
 
 from hpsearch.config import plain
 from hpsearch.config.data import DataSpec
-from hpsearch.config.records import ParentRef, StudyIdentity, StudyMeta
+from hpsearch.config.records import Narrowing, ParentRef, StudyIdentity, StudyMeta
 from hpsearch.config.runtime import DEFAULT_GRACE, Runtime, check_grace
 from hpsearch.errors import ConfigError
 
@@ -40,11 +40,14 @@ def test_recorded_paths_are_absolute_and_builtin_names_stay(tmp_path, monkeypatc
 
 def test_study_records_round_trip():
     parent = ParentRef("/r/results.json", "0123456789abcdef", "coarse")
-    meta = StudyMeta({"spec": "digits", "fingerprint": "f"}, parent, {"top_k": 3}, None)
+    narrowed = Narrowing(3, (4, 0, 7), {"lr": {"kind": "range", "from": [1e-6, 1.0], "to": [1e-3, 0.1],
+                                               "extended": None}})
+    meta = StudyMeta({"spec": "digits", "fingerprint": "f"}, parent, narrowed, None)
     assert StudyMeta.from_dict(meta.to_dict()) == meta
     assert meta.to_dict()["parent"] == {"path": "/r/results.json", "fingerprint": "0123456789abcdef",
                                         "command": "coarse"}
-    assert StudyMeta.from_dict({"data": {}}).parent is None
+    assert meta.to_dict()["narrowed"]["top_numbers"] == [4, 0, 7]
+    assert StudyMeta.from_dict({"data": {}}).parent is None and StudyMeta.from_dict({"data": {}}).narrowed is None
     ident = StudyIdentity("fine", 1, 30, {"sampler": "random"}, {"lr": 0.1}, {"fingerprint": "f"}, parent.fingerprint)
     assert StudyIdentity.from_dict(ident.to_dict()) == ident
 
