@@ -31,7 +31,7 @@ Normalisation (nothing else is changed or dropped; key order is kept and compare
 - stderr: durations written as a number glued to a unit ("12.3s", "40ms") or as a clock ("0:01:02") get
   their digits replaced by "#" (none appear with --quiet on the commands below).
 
-Takes about 10 s per recording on a 2-core machine (26 commands). Only one recording at a time may use a
+Takes about 10 s per recording on a 2-core machine (31 commands). Only one recording at a time may use a
 scratch folder (a lock file beside it enforces that).
 """
 
@@ -65,6 +65,11 @@ params:
   lr: {low: 1e-3, high: 1, log: true, points: 3}
   reg: {low: 1e-5, high: 1e-1, log: true, points: 2}
 """
+
+# a small user data file (90 rows, 4 features, 3 classes) and a broken one, as text
+SMALL_CSV = "a,b,c,d,label\n" + "".join(
+    f"{(k * 37 % 101) / 10:.1f},{(k * 53 % 89) / 10:.1f},{k % 7 + (k % 3) * 5},{(k * k) % 13},{k % 3}\n" for k in range(90))
+BAD_CSV = "a,b,label\n1,x,0\n3,4,1\n"
 
 
 @dataclass
@@ -141,6 +146,19 @@ GROUPS: list[Group] = [
     ]),
     # 7. data
     Group("7_data", [Cmd("data_digits", ["data", "digits", "--json", "--quiet"])]),
+    # 9. user files named by relative paths: a stage records them absolute, train and sanity as typed; a space
+    # file named after a key it holds
+    Group("9_user_files", [
+        Cmd("files_train_csv", ["train", "--data", "small.csv", "--epochs", "1", "--batch-size", "20", "--json",
+                                "--quiet"]),
+        Cmd("files_sanity_bad_csv", ["sanity", "--data", "bad.csv", "--quiet"]),
+        Cmd("files_coarse_csv", ["coarse", "--data", "small.csv", "--trials", "3", "--epochs", "1", "--batch-size",
+                                 "20", "--out", "c/r.json", "--json", "--quiet"]),
+        Cmd("files_space_named_epochs", ["coarse", "--space", "epochs.yaml", "--epochs", "0", "--out", "c/x.json",
+                                         "--quiet"]),
+        Cmd("files_batch_too_big", ["coarse", "--data", "small.csv", "--batch-size", "1000", "--trials", "2",
+                                    "--out", "c/y.json", "--quiet"]),
+    ], dirs=("c",), files={"small.csv": SMALL_CSV, "bad.csv": BAD_CSV, "epochs.yaml": GRID_YAML}),
     # 8. bad input: each in its own fresh folder; e/ exists so that --out e/r.json passes and the env check fires
     *[Group(f"8_error_{n}", [Cmd(f"error_{n}", a, env)], dirs=("e",)) for n, a, env in ERRORS],
 ]

@@ -35,14 +35,16 @@ def coarse(
     range edge. --jobs N runs N worker processes on this machine; with --storage postgresql://... and
     --study NAME, 'hpsearch worker' processes on other machines join the same study.
     """
-    from hpsearch.cli import stage as cli_stage
-    from hpsearch.config import space_file
-    from hpsearch.engine import stage
+    from hpsearch.engine import workers  # light: the workers start before NumPy is imported here
 
-    pool = stage.start_workers("coarse", run.jobs, run.storage, run.study, out)  # first: they import meanwhile
-    with stage.released_on_error(pool):
+    pool = workers.start_workers("coarse", run.jobs, run.storage, run.study, out)  # first: they import meanwhile
+    with workers.released_on_error(pool):
+        from hpsearch.cli import stage as cli_stage
+        from hpsearch.config import space_file
+        from hpsearch.engine import stage
+
         sp = override(space_file.resolve(space), model, epochs=epochs, trials=trials, sampler=sampler)
-        request = stage.StageRequest(command="coarse", space=sp, seed=seed, data=data_flags, out=out,
+        request = stage.StageRequest(command="coarse", space=sp, seed=seed, data=data_flags.recorded(), out=out,
                                      storage=run.storage, study=run.study, fresh=run.fresh, jobs=run.jobs,
                                      grace=run.grace, space_file=space)
         cli_stage.run(request, run, pool)

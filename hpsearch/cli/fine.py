@@ -40,17 +40,19 @@ def fine(
     Each range spans the parent's top trials (log10 units), padded; where the best trial sat on a range edge,
     the range is extended past it. Fixed settings and the data carry over; the parent's fingerprint is recorded.
     """
-    from hpsearch.cli import stage as cli_stage
-    from hpsearch.config.data import DataSpec
-    from hpsearch.config.records import ParentRef
-    from hpsearch.engine import stage
-    from hpsearch.errors import ConfigError
-    from hpsearch.results import file as results_file
-    from hpsearch.results.narrow import narrow
+    from hpsearch.engine import workers  # light: the workers start before NumPy is imported here
 
     out = out or default_out(from_)
-    pool = stage.start_workers("fine", run.jobs, run.storage, run.study, out)  # first: they import meanwhile
-    with stage.released_on_error(pool):
+    pool = workers.start_workers("fine", run.jobs, run.storage, run.study, out)  # first: they import meanwhile
+    with workers.released_on_error(pool):
+        from hpsearch.cli import stage as cli_stage
+        from hpsearch.config.data import DataSpec
+        from hpsearch.config.records import ParentRef
+        from hpsearch.engine import stage
+        from hpsearch.errors import ConfigError
+        from hpsearch.results import file as results_file
+        from hpsearch.results.narrow import narrow
+
         parent = results_file.read(from_)
         if Path(out).resolve() == Path(from_).resolve():
             raise ConfigError(f"--out {out}: is the --from file itself", "choose another --out")

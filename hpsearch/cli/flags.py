@@ -111,9 +111,9 @@ DATA_FLAGS = {
 
 
 def data_spec(given: dict, seed: int) -> DataSpec:
-    """The data flags as a DataSpec (the split uses --seed), file paths made absolute as results record them."""
+    """The data flags as a DataSpec (the split uses --seed); paths as typed (a stage records them absolute)."""
     return DataSpec(given["data"], given["label_column"], given["val_fraction"], seed, given["max_samples"],
-                    given["flatten"], given["preprocess"]).recorded()
+                    given["flatten"], given["preprocess"])
 
 
 # `data_flags`: the DataSpec (data_spec) of the flags given
@@ -154,7 +154,7 @@ def flagged(e, given: tuple[str, ...] = ()):
     """Rewrite 'lr must be > 0' as '--lr must be > 0' when the key came from a flag (same error type); and a
     space file's '<file>: trials must be ...' as '--trials must be ...' when `given` says --trials set it."""
     flag = FLAGS.get(e.key or "")
-    if flag and e.message.startswith(e.key):
+    if flag and e.message.startswith(e.key + " "):  # the key itself, not a file named after it (epochs.yaml)
         return type(e)(flag + e.message[len(e.key):], e.hint, key=e.key)
     top = (e.key or "").split(".")[0]
     if isinstance(e, SpaceError) and top in given:

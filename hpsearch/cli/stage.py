@@ -27,9 +27,7 @@ def run(request, run_flags: RunFlags, pool) -> None:
     if result.queued is not None:
         _report_queued(result.queued, request.out, run_flags.json_out)
         raise typer.Exit(0)
-    for line in result.problems:
-        warn_line(line)
-    doc = result.doc
+    doc = result.doc  # (result.problems were told to warn_line as they happened)
     render(doc, request.out, run_flags.top_k, run_flags.quiet, run_flags.json_out)
     raise typer.Exit(_exit_code(doc, request.out, result.stopped_by, run_flags.strict))
 

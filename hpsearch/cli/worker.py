@@ -67,8 +67,6 @@ def worker(
     pool = workers.Pool.start(study_storage.join_url(storage, None), study, jobs - 1, extra) if jobs > 1 else None
     with flags.naming_flags(DataError):
         joined = stage.join_study(storage, study, data, wait, shared, env.runtime(), pool, warn_line)
-    for line in joined.problems:
-        warn_line(line)
     me = optuna_study.worker_id()
     if not quiet:
         procs = f" (and {joined.children} more process(es))" if joined.children else ""

@@ -10,9 +10,8 @@ for `hpsearch worker` processes on other machines.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, ContextManager
 
 from hpsearch.config.data import DataSpec
@@ -25,6 +24,7 @@ from hpsearch.data.split import Split, load_split
 from hpsearch.engine import document, enqueue, identity, lease, loop, storage, study, trial, workers
 from hpsearch.engine.plan import check_data, make_plan
 from hpsearch.engine.stop import Stopper
+from hpsearch.engine.workers import default_study, journal_path, released_on_error, start_workers
 from hpsearch.errors import ConfigError, DataError, StorageError
 from hpsearch.results import file as results_file
 from hpsearch.trainer.fast.lanes import single_threaded_blas
@@ -67,46 +67,15 @@ class Queued:
 class StageOutcome:
     doc: dict | None  # the results document written to the results file (None when only enqueued)
     stopped_by: int | None = None  # the signal that stopped the search, if any
-    problems: tuple[str, ...] = ()  # worker processes that did not end normally, one line each
+    problems: tuple[str, ...] = ()  # worker processes that did not end normally (each also sent to `note`)
     queued: Queued | None = None  # --jobs 0
-
-
-def journal_path(out: str) -> Path:
-    """results.json -> results.journal, beside it (x.journal -> x.journal.journal: never the --out file)."""
-    p = Path(out)
-    return p.with_name(p.name + ".journal") if p.suffix == ".journal" else p.with_name(p.stem + ".journal")
-
-
-def default_study(command: str, out: str) -> str:
-    return f"{command}-{Path(out).stem}"
-
-
-def start_workers(command: str, jobs: int, storage_url: str | None, name: str | None, out: str):
-    """--jobs N: start the N-1 other worker processes first thing (a workers.Pool, or None), so that they
-    import while this process reads the space, loads the data and prepares the study; run_stage lets them
-    join once the study is ready. Use inside `released_on_error(pool)`."""
-    workers.check_jobs(jobs, storage_url)
-    if jobs <= 1:
-        return None
-    return workers.Pool.start(storage.join_url(storage_url, journal_path(out)), name or default_study(command, out),
-                              jobs - 1)
-
-
-@contextmanager
-def released_on_error(pool):
-    """Workers started early exit (without training) if the command fails before the search begins."""
-    try:
-        yield
-    except BaseException:
-        if pool is not None and not pool.released:
-            pool.stop()
-        raise
 
 
 def run_stage(req: StageRequest, runtime: Runtime, pool=None, progress: Progress | None = None,
               note: Note | None = None) -> StageOutcome:
-    """Run the stage and write its results file; `pool`: the workers start_workers() started (None: started
-    here when jobs > 1)."""
+    """Run the stage and write its results file; `pool`: the workers workers.start_workers() started (None:
+    started here when jobs > 1). `note` hears each warning as it happens (a worker process that ended badly is
+    reported before the results file is written, so a failing write does not swallow it)."""
     if pool is None:
         pool = start_workers(req.command, req.jobs, req.storage, req.study, req.out)
     name = req.study or default_study(req.command, req.out)
@@ -143,6 +112,8 @@ def run_stage(req: StageRequest, runtime: Runtime, pool=None, progress: Progress
                 outcome, ended = workers.run(h, plan, split, stopper, pool, None, watch, share and share.path,
                                              threads=1 if req.jobs > 1 else runtime.threads)
     h.sync()
+    problems = tuple(workers.problems(ended))
+    _tell(note, problems)
     if outcome.plan is not None and len(outcome.plan.trials) > len(plan.trials):
         plan, ident, meta = identity.plan_of(h)  # another coordinator raised --trials meanwhile: report the study's
     records = trial.collect(h, plan)
@@ -150,7 +121,13 @@ def run_stage(req: StageRequest, runtime: Runtime, pool=None, progress: Progress
         "interrupted": outcome.stopped_by is not None, "ran_now": workers.ran_here(h, plan, outcome, ended),
         "seconds": round(time.perf_counter() - t0, 3)})
     results_file.write(req.out, doc)
-    return StageOutcome(doc, outcome.stopped_by, tuple(workers.problems(ended)))
+    return StageOutcome(doc, outcome.stopped_by, problems)
+
+
+def _tell(note: Note | None, lines) -> None:
+    for line in lines:
+        if note is not None:
+            note(line)
 
 
 def stage_split(spec: DataSpec, dtype: str, source: str, share=None, note: Note | None = None) -> Split:
@@ -174,7 +151,7 @@ class JoinOutcome:
 
     outcome: loop.Outcome
     children: int  # worker processes this one started (its --jobs N - 1)
-    problems: tuple[str, ...]  # children that did not end normally, one line each
+    problems: tuple[str, ...]  # children that did not end normally (each also sent to `note`)
     where: str  # the study's storage, as shown
     requested: int  # trials in the study's plan (it may have grown meanwhile)
     done: int  # trials the study has finished
@@ -209,9 +186,11 @@ def join_study(storage_url: str, name: str, data: str | None, wait: float, share
                 pool.stop()
             raise
     h.sync()
+    problems = tuple(workers.problems(ended))
+    _tell(note, problems)
     plan = outcome.plan or plan  # the study's plan may have grown (a larger --trials) while this worker ran
     done = len(study.done_trials(h, range(len(plan.trials))))
-    return JoinOutcome(outcome, len(ended), tuple(workers.problems(ended)), h.where, len(plan.trials), done,
+    return JoinOutcome(outcome, len(ended), problems, h.where, len(plan.trials), done,
                        workers.ran_here(h, plan, outcome, ended))
 
 

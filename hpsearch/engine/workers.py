@@ -28,10 +28,12 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from hpsearch.engine import loop, study
-from hpsearch.engine.storage import refuse_shared_sqlite
+from hpsearch.engine import study
+from hpsearch.engine.storage import join_url, refuse_shared_sqlite
 from hpsearch.errors import ConfigError, StorageError
 
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -116,6 +118,38 @@ class Pool:
         self.wait()
 
 
+def journal_path(out: str) -> Path:
+    """results.json -> results.journal, beside it (x.journal -> x.journal.journal: never the --out file)."""
+    p = Path(out)
+    return p.with_name(p.name + ".journal") if p.suffix == ".journal" else p.with_name(p.stem + ".journal")
+
+
+def default_study(command: str, out: str) -> str:
+    return f"{command}-{Path(out).stem}"
+
+
+def start_workers(command: str, jobs: int, storage_url: str | None, name: str | None, out: str) -> Pool | None:
+    """--jobs N: start the N-1 other worker processes first thing (a Pool, or None), so that they import while
+    this process reads the space, loads the data and prepares the study; stage.run_stage lets them join once
+    the study is ready. Use inside `released_on_error(pool)`. (This module imports nothing heavy, so that a
+    command can call this before it imports NumPy.)"""
+    check_jobs(jobs, storage_url)
+    if jobs <= 1:
+        return None
+    return Pool.start(join_url(storage_url, journal_path(out)), name or default_study(command, out), jobs - 1)
+
+
+@contextmanager
+def released_on_error(pool: Pool | None):
+    """Workers started early exit (without training) if the command fails before the search begins."""
+    try:
+        yield
+    except BaseException:
+        if pool is not None and not pool.released:
+            pool.stop()
+        raise
+
+
 def describe_exit(rc: int) -> str:
     if rc < 0:
         try:
@@ -158,6 +192,8 @@ def run(h, plan, split, stopper, pool: Pool | None = None, on_trial=None, watch=
     Returns (loop.Outcome of this process, [(pid, returncode)] of the children). Call inside
     `stopper.signals()`: a stop is forwarded to the children, which record their interrupted trial.
     """
+    from hpsearch.engine import loop  # (this module stays light: a coordinator imports it to start workers first)
+
     if pool is None:
         return loop.run(h, plan, split, stopper, on_trial, watch, threads=threads), []
     stopper.listeners.append(pool.forward)
