@@ -131,10 +131,8 @@ def model_overrides(*, lr=None, reg=None, epochs=None, hidden=None, activation=N
                  reg_kind=reg_kind, dtype=dtype)
     out = {k: v for k, v in given.items() if v is not None}
     if hidden is not None:
-        try:
+        with naming_flags(ConfigError):
             out["hidden"] = parse_hidden(hidden)
-        except ConfigError as e:
-            raise flagged(e) from None
     if "lr_decay" in out and "schedule" not in out and out["lr_decay"] != 1.0:
         out["schedule"] = "exp"
     return out
@@ -144,10 +142,8 @@ def build_config(base=None, **overrides):
     """A TrainConfig from `base` (or the defaults) with `overrides`; errors name the CLI flag."""
     from hpsearch.config.train import TrainConfig
 
-    try:
+    with naming_flags(ConfigError):
         return (base or TrainConfig()).with_(**overrides)
-    except ConfigError as e:
-        raise flagged(e) from None
 
 
 def flagged(e, given: tuple[str, ...] = ()):
@@ -195,7 +191,6 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes on thi
 Grace = Annotated[Optional[float], typer.Option("--grace", help="Seconds without a heartbeat after which a "
                                                 "worker's trial is run again by another (default: HPSEARCH_GRACE "
                                                 "or 30; stored in the study for every worker).")]
-
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,6 @@ class Runtime:
         share = env.get("HPSEARCH_SHARE_SPLIT", "1").strip().lower() not in ("0", "false", "no", "off")
         return cls(threads=threads, grace_text=env.get("HPSEARCH_GRACE") or None, share_split=share)
 
-    def with_threads(self, n: int | None) -> "Runtime":
-        return Runtime(n, self.grace_text, self.share_split)
-
     def default_grace(self) -> float:
         """HPSEARCH_GRACE (seconds) or 30; ConfigError naming the variable when it is not a valid number."""
         if not self.grace_text:

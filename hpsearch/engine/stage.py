@@ -125,9 +125,8 @@ def run_stage(req: StageRequest, runtime: Runtime, pool=None, progress: Progress
 
 
 def _tell(note: Note | None, lines) -> None:
-    for line in lines:
-        if note is not None:
-            note(line)
+    for line in lines if note is not None else ():
+        note(line)
 
 
 def stage_split(spec: DataSpec, dtype: str, source: str, share=None, note: Note | None = None) -> Split:
