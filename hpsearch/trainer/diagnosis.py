@@ -1,8 +1,21 @@
 """Read a run's curves in plain words, after CS231n lecture 6 ("babysitting the learning process").
 
 `diagnose(result, cfg)` -> list of {"kind", "message"}; kinds are stable identifiers for scripts:
-lr_too_high, lr_too_low, lr_still_high, bad_init, overfitting, underfitting, update_ratio_low,
+lr_too_high, lr_too_low, lr_still_high, bad_init, overfitting, underfitting, reg_too_strong, update_ratio_low,
 update_ratio_high, healthy.
+
+The loss curve is read smoothed (windows of about a twentieth of the run), so minibatch noise does not decide:
+a loss that ends above where it started, or climbs back well above its low, is `lr_too_high` (never
+`lr_too_low`); a loss that barely moved is `lr_too_low`, unless the weights moved fast (update/weight ratio
+high), which makes it `lr_too_high`. The update/weight ratio is the epoch-level one (fit.py: the median over
+steps spread over the epoch) of the last epoch, and only seconds a verdict the loss curve allows: a high ratio
+on a run whose loss fell well is no problem. A too-strong reg (the model fits the training set poorly while the penalty
+holds a large share of the final loss, or the loss fell to chance level with weights so small that each step
+moves them by more than RATIO_HIGH) is `reg_too_strong`, not `underfitting`. A rise while the weights moved
+< 1% in all (ratio x steps) is noise. A loss pinned at ln C while the weights race is `bad_init` (the signal does
+not get through), as is a flat start (medians, noise-aware) then a drop. A fall that has converged (flat over the
+last 30%) is `lr_still_high` when the weights still move by > RATIO_HIGH per step, else `underfitting` at a low
+train accuracy; a loss still falling at the end is neither. Contradicting labels are never given together. Thresholds: benchmarks/bench_diagnosis.py.
 """
 
 from __future__ import annotations
@@ -12,17 +25,71 @@ import math
 import numpy as np
 
 GAP_POINTS = 0.10  # a train/val gap above this (10 points) asks for more regularization
-LOW_ACC = 0.90  # below this train accuracy with no gap, the model is likely too small
+LOW_ACC = 0.90  # below this train accuracy with no gap, the model is likely too small (or too regularized)
 RATIO_LOW, RATIO_HIGH = 1e-4, 1e-2  # CS231n: update/weight around 1e-3
+FLAT = 0.90  # smoothed end above this x the smoothed start: the loss barely moved
+RISE = 1.10  # smoothed end above this x the smoothed start: the loss rose
+CLIMB = 0.30  # smoothed end above its low by this x the start: the loss climbed back up
+STILL = 0.10  # the last 30% of the run took less than this share of the total fall: the loss has converged
+PINNED = 0.02  # a smoothed loss within this x ln C of ln C all along is pinned at chance (uniform predictions)
+MOVED = 1e-2  # update ratio x steps below this: the weights moved < 1% in all, so a rise is noise, not the lr
+REG_SHARE = 0.25  # the penalty's share of the final loss above which reg dominates the objective
+COLLAPSE = 0.85  # a final loss above this x ln C is chance level (weights decayed away under a strong reg)
 
 
-def _smooth(loss: list[float]) -> np.ndarray:
+def _finite(loss) -> np.ndarray:
     x = np.asarray([v if v is not None and math.isfinite(v) else np.nan for v in loss], dtype=np.float64)
-    w = max(1, len(x) // 20)
+    return x[np.isfinite(x)]
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    w = max(1, x.size // 20, min(5, x.size // 4))
     if w == 1:
         return x
-    kernel = np.ones(w) / w
-    return np.convolve(x, kernel, mode="valid")
+    c = np.cumsum(np.r_[0.0, x])
+    return (c[w:] - c[:-w]) / w
+
+
+def _flat_start(x: np.ndarray, fall: float) -> bool:
+    """The loss neither fell nor rose over the first 30% of the run: the medians of its two halves agree within
+    a tolerance that grows with the minibatch noise, and differ by less than a tenth of the run's whole `fall`
+    (a steady decline is no flat start)."""
+    m = max(1, x.size * 3 // 20)
+    a, b = float(np.median(x[:m])), float(np.median(x[m:2 * m]))
+    sigma = _noise(x)
+    tol = min(0.3, max(0.10, 2 * sigma * math.sqrt(2 / m)))
+    head = float(np.median(x[:min(5, m)]))  # the very start: a fast first drop is no flat start
+    return abs(b - a) <= min(tol * a, 0.1 * fall) and abs(a - head) <= min(0.3, max(0.10, 2 * sigma * math.sqrt(1 / min(5, m)))) * head
+
+
+def _noise(x: np.ndarray) -> float:
+    """Per-sample minibatch noise on a log scale, from consecutive differences (a trend does not count)."""
+    steps = np.abs(np.diff(np.log(np.maximum(x, 1e-12))))
+    return 1.4826 * float(np.median(steps)) / math.sqrt(2) if steps.size else 0.0
+
+
+def _still_falling(x: np.ndarray, head: float) -> bool:
+    """Over the last 30% of the run the loss still fell by more than STILL/2 of its whole fall per 15% of the
+    run, and by more than its noise: the medians of the last two 15% stretches tell."""
+    m = max(1, x.size * 15 // 100)
+    t1, t2 = float(np.median(x[-2 * m:-m] if x.size >= 2 * m else x[:1])), float(np.median(x[-m:]))
+    return t1 - t2 > max(STILL / 2 * (head - t2), 2 * _noise(x) * math.sqrt(2 / m) * t2)
+
+
+def _ratio(result) -> float | None:
+    """Median over weight matrices of the last epoch's update/weight ratio."""
+    if not result.history.update_ratio:
+        return None
+    vals = [v for v in result.history.update_ratio[-1].values() if v is not None and math.isfinite(v)]
+    return float(np.median(vals)) if vals else None
+
+
+def _reg_share(result) -> float | None:
+    """The penalty's share of the last epoch's loss (None when fit() did not record it)."""
+    reg = getattr(result.history, "reg_loss", None)
+    if not reg or reg[-1] is None or not result.final_loss or not math.isfinite(result.final_loss):
+        return None
+    return float(reg[-1]) / float(result.final_loss)
 
 
 def diagnose(result, cfg) -> list[dict]:
@@ -36,38 +103,71 @@ def diagnose(result, cfg) -> list[dict]:
         add("lr_too_high", f"loss exploded ({where.get('reason', 'diverged')}) at epoch {where.get('epoch', '?')}: "
                            "learning rate too high")
         return out
-    s = _smooth(result.history.loss)
-    if s.size >= 4 and np.all(np.isfinite(s)):
-        # the raw first-minibatch loss: smoothing the first window would average away a fast initial drop
-        first = result.initial_loss if math.isfinite(result.initial_loss or math.nan) else s[0]
-        last = s[-1]
+    ratio = _ratio(result)
+    shape = None  # rising | flat | fell
+    x = _finite(result.history.loss)
+    s = _smooth(x)
+    if s.size >= 4:
+        first, last, low = float(s[0]), float(s[-1]), float(np.min(s))
         n = s.size
-        early = s[max(1, n // 10)]
-        third = s[max(1, n * 3 // 10)]
-        total_drop = first - last
-        if last > 0.9 * first:
-            add("lr_too_low", f"loss barely moved ({first:.3g} -> {last:.3g}): learning rate probably too low")
-        elif first - third < 0.05 * first and total_drop > 0.3 * first:
-            add("bad_init", f"loss flat for the first 30% of training, then dropped ({first:.3g} -> {last:.3g}): "
-                            "suspect the initialization")
-        elif (first - early) > 0.5 * first and (early - last) < 0.1 * (first - early) and last > 0.2 * first:
-            add("lr_still_high", f"fast drop then a plateau at {last:.3g}: learning rate still too high, "
-                                 "try a smaller one or a decay")
-    if result.train_acc is not None and result.val_acc is not None:
+        still = ratio is not None and ratio * max(result.iterations or 0, x.size) < MOVED  # weights did not move
+        chance = getattr(result.history, "chance_loss", None)
+        pinned = chance is not None and bool(np.all(np.abs(s - chance) < PINNED * chance))
+        if not still and (last > RISE * first or (last - low > CLIMB * first and last > 1.5 * low)):
+            shape = "rising"
+            add("lr_too_high", f"loss rose ({first:.3g} -> low {low:.3g} -> {last:.3g}): learning rate too high")
+        elif last > FLAT * first:
+            shape = "flat"
+            if pinned and ratio is not None and ratio > RATIO_HIGH:
+                add("bad_init", f"loss pinned at chance level ({last:.3g}, ln C {chance:.3g}) while the weights move by "
+                                f"{ratio:.1e} of their size per step: the signal does not get through the net, "
+                                "suspect the initialization (too small for its depth)")
+            elif ratio is not None and ratio > RATIO_HIGH:
+                add("lr_too_high", f"loss did not fall ({first:.3g} -> {last:.3g}) while the weights moved by "
+                                   f"{ratio:.1e} of their size per step: learning rate too high")
+            else:
+                add("lr_too_low", f"loss barely moved ({first:.3g} -> {last:.3g}): learning rate probably too low")
+        else:
+            shape = "fell"
+            head = max(first, float(np.median(x[:5])))  # a fast first drop is averaged away by the smoothing
+            reg_share = _reg_share(result) or 0.0
+            data_last = last * (1 - reg_share)  # the plateau's data part: a penalty plateau is expected
+            weak_fit = result.train_acc is not None and result.train_acc < LOW_ACC
+            collapsed = (chance is not None and last > COLLAPSE * chance and ratio is not None and ratio > RATIO_HIGH
+                         and first > last / COLLAPSE)  # weights decayed to ~0: chance-level loss, huge relative steps
+            if weak_fit and (reg_share > REG_SHARE or collapsed):
+                why = (f"the penalty is {100 * reg_share:.0f}% of the final loss {last:.3g}" if reg_share > REG_SHARE
+                       else f"the loss fell from {first:.3g} to chance level ({last:.3g}, ln C {chance:.3g}) with "
+                            f"weights so small that each step moves them by {ratio:.1e}")
+                add("reg_too_strong", f"{why} and train accuracy is {result.train_acc:.2f}: regularization too "
+                                      "strong, lower reg")
+            elif _flat_start(x, first - last) and first - last > 0.3 * first:
+                add("bad_init", f"loss flat for the first 30% of training, then dropped ({first:.3g} -> {last:.3g}): "
+                                "suspect the initialization")
+            else:
+                converged = not _still_falling(x, head)
+                if converged and ratio is not None and ratio > RATIO_HIGH and data_last > 0.2 * head:
+                    add("lr_still_high", f"the loss fell from {head:.3g} and stays at {last:.3g} while the weights "
+                                         f"move by {ratio:.1e} of their size per step: learning rate still too high, "
+                                         "try a smaller one or a decay")
+                elif not converged:
+                    shape = "falling"  # still learning at the end: not a capacity limit
+    said = {d["kind"] for d in out}
+    if result.train_acc is not None and result.val_acc is not None and shape in (None, "fell", "falling"):
         gap = result.train_acc - result.val_acc
         if gap > GAP_POINTS:
             add("overfitting", f"train/val gap of {100 * gap:.0f} points: increase regularization (reg, dropout)")
-        elif gap < 0.05 and result.train_acc < LOW_ACC and not any(d["kind"] == "lr_too_low" for d in out):
+        elif (gap < 0.05 and result.train_acc < LOW_ACC and shape != "falling"
+              and not said & {"reg_too_strong", "lr_still_high", "bad_init"}):
             add("underfitting", f"no train/val gap and train accuracy {result.train_acc:.2f}: "
                                 "add capacity (wider or deeper layers)")
-    if result.history.update_ratio:
-        last = [v for v in result.history.update_ratio[-1].values() if v is not None and math.isfinite(v)]
-        if last:
-            med = float(np.median(last))
-            if med < RATIO_LOW:
-                add("update_ratio_low", f"update/weight ratio {med:.1e} < {RATIO_LOW:.0e}: learning rate probably too low")
-            elif med > RATIO_HIGH:
-                add("update_ratio_high", f"update/weight ratio {med:.1e} > {RATIO_HIGH:.0e}: learning rate probably too high")
+    if ratio is not None:
+        if ratio < RATIO_LOW and shape != "rising" and "lr_too_high" not in said and (shape == "flat" or not out):
+            add("update_ratio_low", f"update/weight ratio {ratio:.1e} < {RATIO_LOW:.0e} per step: learning rate "
+                                    "probably too low")
+        elif ratio > RATIO_HIGH and "lr_too_low" not in said and said & {"lr_too_high", "lr_still_high"}:
+            add("update_ratio_high", f"update/weight ratio {ratio:.1e} > {RATIO_HIGH:.0e} per step: learning rate "
+                                     "probably too high")
     if not out:
         add("healthy", "no problem seen in the curves")
     return out

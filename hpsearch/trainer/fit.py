@@ -2,12 +2,21 @@
 
 `fit(split, cfg, seed)` -> `TrainResult`. `split` is a data.split.Split (or anything with its arrays). Progress
 goes out through `callback(EpochStats)`; nothing prints.
+
+The early-abort rule (`Abort`), robust to minibatch noise: after every minibatch, "cost" is the mean of the last
+k minibatch losses (of all so far, before k) and "initial cost" the larger of the first loss and the mean of the
+first k losses (of those seen so far, before k); cost > abort_factor x initial cost stops the run as `diverged`,
+and so does a non-finite loss, at once. k = ceil(ABORT_SAMPLES / batch size), at most a quarter of an epoch:
+20 at batch 1, 4 at batch 5, 1 (each loss against the first, CS231n's rule as written) from batch 20 up.
+The update/weight ratio of an epoch is the median, per weight matrix, of ||dW|| / ||W|| over RATIO_SAMPLES
+steps spread evenly over the epoch (the last step included): the per-step update scale of CS231n's ~1e-3.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -25,6 +34,55 @@ from hpsearch.trainer.reference.optim import OptimHyper, get_rule
 from hpsearch.trainer.reference.schedules import lr_at
 
 TRAIN_ACC_SAMPLES = 1000  # train accuracy is measured on a fixed subset this big (CS231n's Solver does the same)
+ABORT_SAMPLES = 20  # samples the abort rule's running mean spans at least (benchmarks/bench_abort.py)
+RATIO_SAMPLES = 4  # steps per epoch at which ||dW|| / ||W|| is measured (their median is the epoch's)
+
+
+def abort_window(batch_size: int, iters: int) -> int:
+    """Minibatches in the abort rule's running mean: ABORT_SAMPLES samples, at most a quarter of an epoch."""
+    return max(1, min(-(-ABORT_SAMPLES // batch_size), iters // 4))
+
+
+class Abort:
+    """The early-abort rule on a stream of minibatch losses: `check(loss)` -> None, or the reason to stop.
+
+    cost = mean of the last k losses (all of them while fewer than k); initial cost = the larger of the first loss
+    and the mean of the first k (of those seen while fewer than k). Stop when cost > factor x initial cost, or at
+    once on a non-finite loss. A cost above factor x the first loss needs one loss above it, so this never stops a
+    run that the plain rule (each loss against the first; k = 1) would let go on, and a fast fall never stops one.
+    The baseline is a mean, not a median: per-sample losses are skewed (mean ~2x median on spiral at batch 1), so a
+    median baseline against a mean cost aborts on noise. A running sum in Python floats: no numpy per step.
+    """
+
+    __slots__ = ("factor", "k", "first", "recent", "total", "n", "baseline", "cost")
+
+    def __init__(self, factor: float, k: int = 1) -> None:
+        self.factor, self.k = factor, k
+        self.first = 0.0  # the first loss
+        self.recent = [0.0] * k  # ring buffer of the last k losses
+        self.total = 0.0  # their sum
+        self.n = 0  # losses seen
+        self.baseline = self.cost = math.nan
+
+    def check(self, loss: float) -> str | None:
+        if not math.isfinite(loss):
+            self.cost = loss
+            return "non-finite loss"
+        k, j = self.k, self.n % self.k
+        self.total += loss - self.recent[j]
+        self.recent[j] = loss
+        self.n += 1
+        if self.n <= k:
+            if self.n == 1:
+                self.first = loss
+            self.cost = self.total / self.n
+            self.baseline = max(self.first, self.cost)
+        else:
+            self.cost = self.total / k
+        if self.cost > self.factor * self.baseline:
+            return (f"loss > {self.factor:g} x initial loss" if k == 1 else
+                    f"mean of the last {k} losses > {self.factor:g} x initial cost")
+        return None
 
 
 @dataclass
@@ -35,7 +93,7 @@ class EpochStats:
     loss: float  # mean minibatch loss over the epoch
     train_acc: float
     val_acc: float
-    update_ratio: dict[str, float]  # per weight matrix: ||dW|| / ||W|| on the epoch's last step
+    update_ratio: dict[str, float]  # per weight matrix: median ||dW|| / ||W|| over RATIO_SAMPLES steps of the epoch
 
 
 @dataclass
@@ -45,6 +103,8 @@ class History:
     val_acc: list[float] = field(default_factory=list)  # per epoch
     lr: list[float] = field(default_factory=list)  # per epoch
     update_ratio: list[dict[str, float]] = field(default_factory=list)  # per epoch
+    reg_loss: list[float] = field(default_factory=list)  # per epoch: the penalty term of its last minibatch loss
+    chance_loss: float | None = None  # ln C: the data loss of a uniform prediction (the diagnosis compares with it)
 
     def to_dict(self) -> dict:
         return {
@@ -53,6 +113,8 @@ class History:
             "val_acc": list(self.val_acc),
             "lr": list(self.lr),
             "update_ratio": [{k: finite_or_none(v) for k, v in d.items()} for d in self.update_ratio],
+            "reg_loss": [finite_or_none(v) for v in self.reg_loss],
+            "chance_loss": self.chance_loss,
         }
 
 
@@ -67,7 +129,8 @@ class TrainResult:
     iterations: int  # minibatch steps taken
     seconds: float
     history: History
-    stopped_at: dict | None = None  # for diverged runs: {"epoch", "iteration", "loss", "reason"}
+    # for diverged runs: {"epoch", "iteration", "loss", "reason", "cost", "baseline", "window"} (see Abort)
+    stopped_at: dict | None = None
     model: MLP | None = field(default=None, repr=False)  # holds the best-validation parameters
 
     def to_dict(self, history: bool = True) -> dict:
@@ -137,8 +200,9 @@ class _Run:
         self.drop_rng = np.random.default_rng(drop_ss)
         sub = np.random.default_rng(eval_ss).permutation(n)[:TRAIN_ACC_SAMPLES]
         self.X_sub, self.y_sub = self.X[sub].astype(self.model.dtype, copy=False), self.y[sub]
-        self.hist = History()
-        self.initial_loss = self.limit = math.nan
+        self.hist = History(chance_loss=math.log(split.num_classes))
+        self.initial_loss = math.nan
+        self.abort = Abort(cfg.abort_factor, abort_window(cfg.batch_size, n // cfg.batch_size))
         self.best_val, self.best_train, self.best_state = -1.0, None, None
         self.status, self.stopped_at, self.it, self.epochs_run = "complete", None, 0, 0
         self.epoch_start = 0  # index in hist.loss of the current epoch's first iteration
@@ -159,38 +223,45 @@ class _Run:
         perm = self.shuffle_rng.permutation(n)
         y_perm = self.y[perm]
         self.epoch_start = len(self.hist.loss)
-        self.ratios: dict[str, float] = {}
+        samples = sorted({(j + 1) * iters // RATIO_SAMPLES - 1 for j in range(RATIO_SAMPLES)} - {-1})
+        measured: dict[str, list[float]] = {k: [] for k in self.model.weight_names}
+        nxt, s = samples[0], 0  # the next step to measure
+        check = self.abort.check
         step.begin(perm[:B])
         for b in range(iters):
             loss = step.forward(y_perm[b * B:(b + 1) * B], self.drop_rng)
-            if self.it == 0:  # a non-finite first loss leaves the limit NaN: the comparison below fails at once
+            if self.it == 0:
                 self.initial_loss = loss
-                self.limit = cfg.abort_factor * loss if math.isfinite(loss) else math.nan
             self.hist.loss.append(loss)
             self.it += 1
-            if not loss <= self.limit:  # the early-abort rule in one comparison: also false for NaN and inf
+            reason = check(loss)
+            if reason is not None:  # the early-abort rule fired
                 self.status = "diverged"
-                reason = "non-finite loss" if not math.isfinite(loss) else f"loss > {cfg.abort_factor:g} x initial loss"
+                a = self.abort
                 self.stopped_at = {"epoch": epoch + 1, "iteration": self.it, "loss": finite_or_none(loss),
-                                   "reason": reason}
+                                   "reason": reason, "cost": finite_or_none(a.cost),
+                                   "baseline": finite_or_none(a.baseline), "window": a.k}
                 return False
-            if b < iters - 1:  # update, and begin the next batch in the same hand-off
-                step.backward_update(lr, perm[(b + 1) * B:(b + 2) * B])
-            else:  # the epoch's last step also measures ||dW|| / ||W||
-                self.ratios = self._update_measured(lr)
+            idx = perm[(b + 1) * B:(b + 2) * B] if b < iters - 1 else None  # begin the next batch in the same hand-off
+            if b == nxt:  # this step also measures ||dW|| / ||W||
+                self._update_measured(lr, idx, measured)
+                s += 1
+                nxt = samples[s] if s < len(samples) else -1
+            else:
+                step.backward_update(lr, idx)
+        self.ratios = {k: statistics.median(v) for k, v in measured.items() if v}
+        self.reg_loss = sum(r.penalty for r in step.regions)
         return True
 
-    def _update_measured(self, lr: float) -> dict[str, float]:
-        """The last step of an epoch, measuring ||dW|| / ||W|| per weight matrix."""
+    def _update_measured(self, lr: float, next_idx, measured: dict[str, list[float]]) -> None:
+        """One step, appending ||dW|| / ||W|| per weight matrix to `measured`."""
         model = self.model
         before = {k: model.params[k].copy() for k in model.weight_names}
-        self.step.backward_update(lr)
-        ratios = {}
+        self.step.backward_update(lr, next_idx)
         for k in model.weight_names:
             w_norm = float(np.linalg.norm(before[k]))
             before[k] -= model.params[k]
-            ratios[k] = float(np.linalg.norm(before[k])) / w_norm if w_norm > 0 else math.inf
-        return ratios
+            measured[k].append(float(np.linalg.norm(before[k])) / w_norm if w_norm > 0 else math.inf)
 
     def evaluate(self, epoch: int, lr: float) -> EpochStats:
         """Train (on a fixed subset) and validation accuracy after an epoch; keeps the best epoch's weights."""
@@ -202,6 +273,7 @@ class _Run:
         h.val_acc.append(val_acc)
         h.lr.append(lr)
         h.update_ratio.append(self.ratios)
+        h.reg_loss.append(self.reg_loss)
         if val_acc > self.best_val:
             self.best_val, self.best_train, self.best_state = val_acc, train_acc, self.model.state_dict()
         return EpochStats(epoch + 1, self.cfg.epochs, lr, float(np.mean(h.loss[self.epoch_start:])), train_acc,

@@ -26,9 +26,44 @@ def test_diverging_run_stops_early(digits_split):
     assert r.epochs_run < cfg.epochs or r.iterations < cfg.epochs * (digits_split.X_train.shape[0] // cfg.batch_size)
     assert r.stopped_at["iteration"] == r.iterations
     last = r.history.loss[-1]
-    assert not math.isfinite(last) or last > cfg.abort_factor * r.initial_loss
+    at = r.stopped_at
+    assert not math.isfinite(last) or at["cost"] > cfg.abort_factor * at["baseline"]
+    assert at["window"] == 1  # batch 100: each loss against the first, CS231n's rule as written
     # every loss before the stop was within the rule
     assert all(v <= cfg.abort_factor * r.initial_loss for v in r.history.loss[:-1])
+
+
+def test_abort_rule_ignores_minibatch_noise_but_stops_an_explosion():
+    """Skewed per-sample losses (batch 1) never abort; a loss growing x1.5 per step does, within a few steps."""
+    from hpsearch.trainer.fit import Abort
+
+    rng = np.random.default_rng(0)
+    noise = rng.lognormal(0.0, 0.8, 5000)  # skewed, single losses up to ~100x the smallest
+    old = Abort(3.0, 1)
+    assert any(old.check(float(v)) for v in noise)  # the plain rule fires on noise
+    new = Abort(3.0, 20)
+    assert all(new.check(float(v)) is None for v in noise)
+    boom = Abort(3.0, 20)
+    losses = [*noise[:50], *(noise[50] * 1.5 ** np.arange(1, 60))]
+    stop = next(i for i, v in enumerate(losses) if boom.check(float(v)))
+    assert 50 < stop < 50 + 20
+    assert boom.check(math.nan) == "non-finite loss"
+
+
+def test_abort_rule_never_stops_a_fast_fall_and_catches_an_early_jump():
+    from hpsearch.trainer.fit import Abort
+
+    fall = Abort(3.0, 10)
+    assert all(fall.check(v) is None for v in [100.0, 1.0, 0.9, 0.5, 0.1, 0.05, 0.01] * 3)
+    jump = Abort(3.0, 10)
+    assert [jump.check(v) for v in (2.3, 2.3, 50.0)][-1] is None  # inside the first window the mean is the baseline
+    assert any(jump.check(v) for v in [2.3 * 10 ** i for i in range(2, 20)])
+
+
+def test_batch_one_at_a_tiny_lr_is_never_aborted(digits_split):
+    """The issue's case: at lr 1e-6 the old rule aborted 39 of 40 trials at batch size 1."""
+    rs = [fit(digits_split, TrainConfig(lr=1e-6, batch_size=1, epochs=1), s) for s in range(5)]
+    assert all(r.status == "complete" for r in rs)
 
 
 def test_abort_factor_is_respected(digits_split):
