@@ -1,4 +1,4 @@
-"""`hpsearch fine --from results.json`: a longer search in ranges narrowed around the best trials."""
+"""`hpsearch fine --from results.json`: a longer search in ranges narrowed to the parent's good region."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from hpsearch.cli import flags
 from hpsearch.cli.coarse import override
 
 From = Annotated[str, typer.Option("--from", help="Results file of the previous stage (coarse or fine).")]
-TopKFrom = Annotated[Optional[int], typer.Option("--top-k", help="Narrow around this many best trials "
-                                                 "(default: max(3, 10% of the completed)).")]
+TopKFrom = Annotated[Optional[int], typer.Option("--top-k", help="Narrow around this many best trials instead "
+                                                 "of the parent's modelled good region.")]
 Out = Annotated[Optional[str], typer.Option("--out", help="Results file (default: results.fine.json beside "
                                             "--from; results.fine2.json after a fine file, and so on).")]
 
@@ -35,10 +35,11 @@ def fine(
     out: Out = None,
     run: flags.RunFlags = None,  # the run flags, declared by flags.with_run_flags
 ) -> None:
-    """Fine search: longer trials in ranges narrowed around the best trials of a coarse (or fine) stage.
+    """Fine search: longer trials in ranges narrowed to the good region of a coarse (or fine) stage.
 
-    Each range spans the parent's top trials (log10 units), padded; where the best trial sat on a range edge,
-    the range is extended past it. Fixed settings and the data carry over; the parent's fingerprint is recorded.
+    Each range becomes the region where the parent's smoothed val_acc is as good as its best (log10 units),
+    padded; a range the parent's verdict warned about is extended past that edge, or moved when nothing learned
+    or most trials diverged. Fixed settings and the data carry over; the parent's fingerprint is recorded.
     """
     from hpsearch.engine import workers  # light: the workers start before NumPy is imported here
 

@@ -71,7 +71,7 @@ def render(doc: dict, out: str, top_k: int, quiet: bool, json_out: bool) -> None
     """Warnings (stderr), the report unless quiet (stderr under --json), then the document if --json."""
     for w in doc["warnings"]:
         if w["kind"] != "all_diverged":  # that one is the error line
-            warn_line(w["message"])
+            warn_line(w["message"] + (f" [evidence: {w['evidence']}]" if w.get("evidence") else ""))
     sys.stderr.flush()
     if not quiet:
         from hpsearch.report.search import report  # Rich tables: not imported by --quiet runs (CI)

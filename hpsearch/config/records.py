@@ -33,15 +33,17 @@ class Narrowing:
     top_k: int  # how many top trials the ranges span
     top_numbers: tuple[int, ...]  # their numbers in the parent, best first
     # per searched parameter of the parent, as results record it: {"kind": "range" | "choice" | "fixed",
-    # "from": ..., "to": ..., "extended": "low" | "high" | None (ranges and integer fixings only)}
+    # "from": ..., "to": ..., "extended"/"moved": "low" | "high" | None (ranges and integer fixings only)}
     params: dict[str, dict]
+    basis: str = "top_k"  # "verdict": ranges from the parent's modelled good regions; "top_k": the top trials' spread
 
     def to_dict(self) -> dict[str, Any]:
-        return {"top_k": self.top_k, "top_numbers": list(self.top_numbers), "params": self.params}
+        return {"top_k": self.top_k, "top_numbers": list(self.top_numbers), "params": self.params,
+                "basis": self.basis}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Narrowing | None":
-        return None if not d else cls(d["top_k"], tuple(d["top_numbers"]), d["params"])
+        return None if not d else cls(d["top_k"], tuple(d["top_numbers"]), d["params"], d.get("basis", "top_k"))
 
 
 @dataclass(frozen=True)

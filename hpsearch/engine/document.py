@@ -15,6 +15,9 @@ def build(h, plan: Plan, ident: StudyIdentity, meta: StudyMeta, records: list[tr
           progress: dict) -> dict:
     """The results document of `records`, strict JSON."""
     trials = [r.to_dict() for r in records]
+    verdict = verdicts.judge(plan.space, trials, meta.data)
+    for t in trials:
+        t["score"] = verdict.scores.get(t["number"])
     best = verdicts.best(trials)
     searched = {n for n, _ in plan.space.params}
     space = plan.space
@@ -34,8 +37,9 @@ def build(h, plan: Plan, ident: StudyIdentity, meta: StudyMeta, records: list[tr
         "summary": {s: sum(r.status == s for r in records) for s in ("complete", "diverged", "failed")},
         "trials": trials,
         "best": None if best is None else {"number": best["number"], "params": best["params"],
-                                           "val_acc": best["val_acc"], "train_acc": best["train_acc"]},
-        "warnings": verdicts.warnings(space, trials),
+                                           "val_acc": best["val_acc"], "train_acc": best["train_acc"],
+                                           "score": best["score"]},
+        "warnings": verdict.warnings,
     })
 
 

@@ -16,8 +16,8 @@ from hpsearch.config.plain import finite_or_none
 from hpsearch.engine import study
 from hpsearch.engine.plan import Plan, TrialPlan
 
-METRICS = ("status", "val_acc", "train_acc", "initial_loss", "final_loss", "epochs_run", "seconds",
-           "diagnosis", "stopped_at", "error")
+METRICS = ("status", "val_acc", "val_last", "val_curve", "train_acc", "initial_loss", "final_loss", "epochs_run",
+           "seconds", "diagnosis", "stopped_at", "error")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class TrialRecord:
     params: dict
     status: str  # complete | diverged | failed
     val_acc: float | None  # best validation accuracy over the epochs run
+    val_last: float | None  # the last epoch's validation accuracy
+    val_curve: list  # validation accuracy per epoch run
     train_acc: float | None
     initial_loss: float | None
     final_loss: float | None
@@ -79,9 +81,11 @@ def train_one(tp: TrialPlan, seed: np.random.SeedSequence, split, lost: Callable
     except LeaseLost:
         raise
     except Exception as e:  # noqa: BLE001 - a failing trial is a result, not a crash of the search
-        return TrialRecord(tp.number, tp.params, "failed", None, None, None, None, 0,
+        return TrialRecord(tp.number, tp.params, "failed", None, None, [], None, None, None, 0,
                            round(time.perf_counter() - t0, 4), [], None, " ".join(f"{type(e).__name__}: {e}".split()))
-    return TrialRecord(tp.number, tp.params, r.status, finite_or_none(r.val_acc), finite_or_none(r.train_acc),
+    curve = [finite_or_none(v) for v in r.history.val_acc]
+    return TrialRecord(tp.number, tp.params, r.status, finite_or_none(r.val_acc), curve[-1] if curve else None,
+                       curve, finite_or_none(r.train_acc),
                        finite_or_none(r.initial_loss), finite_or_none(r.final_loss), r.epochs_run, round(r.seconds, 4),
                        diagnosis.diagnose(r, tp.config), r.stopped_at)
 
@@ -99,8 +103,8 @@ def collect(h, plan: Plan) -> list[TrialRecord]:
         t = done[k]
         a = t.user_attrs.get(study.RESULT_ATTR) or t.user_attrs  # one dict; flat attrs before 0.2
         status = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "diverged"}.get(t.state, "failed")
-        out.append(TrialRecord(k, plan.trials[k].params, status, a.get("val_acc"),
-                               a.get("train_acc"), a.get("initial_loss"), a.get("final_loss"),
+        out.append(TrialRecord(k, plan.trials[k].params, status, a.get("val_acc"), a.get("val_last"),
+                               list(a.get("val_curve") or []), a.get("train_acc"), a.get("initial_loss"), a.get("final_loss"),
                                int(a.get("epochs_run") or 0), float(a.get("seconds") or 0.0),
                                list(a.get("diagnosis") or []), a.get("stopped_at"), a.get("error")))
     return out

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hpsearch.config.plain import fmt
+from hpsearch.results import ranking
 
 MARK_DIVERGED, MARK_FAILED, MARK_BEST = "x", "!", "*"
 
@@ -23,8 +24,8 @@ def counts(doc: dict) -> dict:
 
 
 def ranked(doc: dict) -> list[dict]:
-    """Complete trials best first (ties by number), then diverged and failed ones by number."""
-    done = sorted((t for t in doc["trials"] if t["status"] == "complete"), key=lambda t: (-t["val_acc"], t["number"]))
+    """Complete trials best first (the stage's ranking: results.ranking), then diverged and failed ones."""
+    done = sorted((t for t in doc["trials"] if t["status"] == "complete"), key=ranking.rank_key)
     return done + [t for t in doc["trials"] if t["status"] != "complete"]
 
 
@@ -53,7 +54,8 @@ def summary(doc: dict) -> Text:
     else:
         params = ", ".join(f"{k} {_value(v)}" for k, v in b["params"].items())
         text.append(f"best val_acc {b['val_acc']:.4f}", style="bold green")
-        text.append(f" (#{b['number']}: {params})")
+        smoothed = f", smoothed {b['score']:.4f}" if b.get("score") is not None else ""
+        text.append(f" (#{b['number']}: {params}{smoothed})")
     return text
 
 
@@ -174,7 +176,9 @@ def report(doc: dict, k: int = 10) -> Group:
 
 
 def narrowed_text(narrowed: dict) -> Text:
-    text = Text(f"narrowed around the top {narrowed['top_k']} trials of the parent:\n", style="dim")
+    how = ("to the good region of the parent's verdict" if narrowed.get("basis") == "verdict" else
+           f"around the top {narrowed['top_k']} trials of the parent")
+    text = Text(f"narrowed {how}:\n", style="dim")
     for name, ch in narrowed["params"].items():
         if ch["kind"] == "choice":
             to, frm = _value(ch["to"]), _value(ch["from"])
@@ -182,6 +186,8 @@ def narrowed_text(narrowed: dict) -> Text:
             frm = f"[{_value(ch['from'][0])}, {_value(ch['from'][1])}]" if ch["kind"] == "range" or not isinstance(
                 ch["from"][0], (str, list, bool)) else _value(ch["from"])
             to = f"[{_value(ch['to'][0])}, {_value(ch['to'][1])}]" if ch["kind"] == "range" else f"fixed at {_value(ch['to'])}"
-        ext = f" (extended past the {ch['extended']} edge)" if ch.get("extended") else ""
+        ext = (f" (extended past the {ch['extended']} edge)" if ch.get("extended") else
+               f" (moved {'up' if ch['moved'] == 'high' else 'down'}, as the verdict suggests)" if ch.get("moved")
+               else "")
         text.append(f"  {name}: {frm} -> {to}{ext}\n", style="dim")
     return text

@@ -13,7 +13,8 @@ from hpsearch.config.space_file import parse_space
 from hpsearch.config.train import TrainConfig
 from hpsearch.errors import ConfigError, ResultsError, SpaceError
 
-SCHEMA_VERSION = 1  # results files this hpsearch writes and reads
+SCHEMA_VERSION = 2  # results files this hpsearch writes (2: stage verdicts, trial scores; see CHANGELOG)
+READS = (1, 2)  # versions it reads
 STATUSES = ("complete", "diverged", "failed")
 REQUIRED = {  # key -> JSON type(s) it must have
     "schema_version": int, "command": str, "settings": dict, "data": dict, "space": dict, "fixed": dict,
@@ -32,8 +33,8 @@ def validate(doc: Any, source: str) -> None:
     if "schema_version" not in doc:
         bad("schema_version", "is missing: not an hpsearch results file", "pass a file written by hpsearch coarse/fine")
     v = doc["schema_version"]
-    if v != SCHEMA_VERSION or isinstance(v, bool):
-        bad("schema_version", f"{v!r} is not supported (this hpsearch reads version {SCHEMA_VERSION})",
+    if v not in READS or isinstance(v, bool):
+        bad("schema_version", f"{v!r} is not supported (this hpsearch reads versions {', '.join(map(str, READS))})",
             "use the hpsearch version that wrote it, or rerun the search")
     for key, typ in REQUIRED.items():
         if key not in doc:
@@ -75,6 +76,9 @@ def validate(doc: Any, source: str) -> None:
         if t["number"] in numbers:
             bad(f"{where}.number", f"{t['number']} appears twice")
         numbers.add(t["number"])
+    for i, w in enumerate(doc["warnings"]):
+        if not isinstance(w, dict) or not isinstance(w.get("kind"), str) or not isinstance(w.get("message"), str):
+            bad(f"warnings[{i}]", "must be an object with a string kind and message")
     if doc["best"] is not None and doc["best"].get("number") not in numbers:
         bad("best.number", "names no trial in the file")
     if doc["best"] is not None:

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from clihelp import assert_one_line_error
 from hpsearch.cli import app
+from hpsearch.results.validate import SCHEMA_VERSION
 
 runner = CliRunner()
 SMALL = ["--epochs", "1", "--trials", "2", "--hidden", "8", "--quiet"]
@@ -21,7 +22,7 @@ def test_out_cannot_be_the_default_journal(tmp_path):
     out = tmp_path / "x.journal"  # the journal beside x.journal is x.journal.journal, never --out itself
     r = run("coarse", *SMALL, "--out", out)
     assert r.exit_code == 0, r.stderr
-    assert json.loads(out.read_text())["schema_version"] == 1
+    assert json.loads(out.read_text())["schema_version"] == SCHEMA_VERSION
     assert (tmp_path / "x.journal.journal").is_file()
 
 

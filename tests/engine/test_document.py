@@ -48,9 +48,12 @@ def test_the_written_file_is_the_outcome_and_valid(finished):
 def test_best_and_summary_follow_the_trials(finished):
     _, _, doc = finished
     done = [t for t in doc["trials"] if t["status"] == "complete"]
-    top = max(done, key=lambda t: (t["val_acc"], -t["number"]))
+    assert all(isinstance(t["score"], float) for t in done)  # the smoothed val_acc the stage ranks by
+    assert all(t["score"] is None for t in doc["trials"] if t["status"] != "complete")
+    top = min(done, key=lambda t: (-t["score"], t["number"]))
     assert doc["best"] == {"number": top["number"], "params": top["params"], "val_acc": top["val_acc"],
-                           "train_acc": top["train_acc"]}
+                           "train_acc": top["train_acc"], "score": top["score"]}
+    assert all(len(t["val_curve"]) == t["epochs_run"] and t["val_last"] == t["val_curve"][-1] for t in done)
     assert doc["summary"] == {s: sum(t["status"] == s for t in doc["trials"]) for s in ("complete", "diverged", "failed")}
     assert doc["summary"]["diverged"] >= 1  # lr up to 30 diverges on spiral: the abort rule is exercised
     assert [t["number"] for t in doc["trials"]] == list(range(8))

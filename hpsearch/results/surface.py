@@ -1,0 +1,231 @@
+"""A model of how a stage's score varies over its searched ranges, built from all its trials.
+
+Each range becomes an axis on [0, 1] (log10 units for a log range). The score surface is a local-linear kernel
+smoother over the trials (Gaussian weights, ridge on the slope), with diverged trials counted at chance. A
+parameter's *profile* at x is the best the surface reaches at x over the other parameters' values that were
+tried (so a trial that diverged because of its reg does not drag lr's profile down). Each profile point
+carries its standard error and whether enough trials support it, so a verdict can ask how sure it is.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from hpsearch.config.space import Range, Space
+
+GRID = 41  # profile points per axis
+BANDWIDTHS = (0.04, 0.06, 0.08, 0.11, 0.15, 0.2, 0.3)  # along a profile's axis, chosen by leave-one-out error
+H_OTHER = (0.1, 0.15, 0.25, 0.4)  # across the other axes (a profile pools over them), chosen the same way
+RIDGE = 0.5  # ridge on the local slope, in units of the weight sum: tames slopes fitted to two points
+MIN_EFF = 4  # an edge trend needs this many effective trials in its band
+TREND_OTHER = 0.25  # an edge trend pools the trials within about this much of the peak on the other axes
+CHUNK = 512  # surface points per block (memory: CHUNK x trials x dimensions floats)
+SUPPORT = 1.5  # a surface value needs this much kernel weight (1 = one trial at distance 0)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The smoothed score along one axis through the surface's peak: x in [0, 1], the fit, and the smoother's
+    weights (so the standard error of any difference along the slice is exact), nan where unsupported."""
+    name: str
+    param: Range
+    x: np.ndarray  # (GRID,) axis units on [0, 1]
+    score: np.ndarray  # (GRID,) nan where unsupported
+    L: np.ndarray  # (GRID, N): score = L @ y
+    S: np.ndarray  # (GRID, N): the local slope along the axis = S @ y
+    y: np.ndarray  # (N,) the trials' scores
+    sigma: float
+
+    def slope(self, i: int) -> tuple[float, float]:
+        """The local slope at x[i] (score per unit of the axis) and its standard error."""
+        return float(self.S[i] @ self.y), self.sigma * float(np.sqrt(self.S[i] @ self.S[i]))
+
+    def se(self, i: int, j: int | None = None) -> float:
+        """Standard error of score[i] (or of score[i] - score[j])."""
+        row = self.L[i] if j is None else self.L[i] - self.L[j]
+        return self.sigma * float(np.sqrt(row @ row))
+
+
+@dataclass(frozen=True)
+class Surface:
+    names: tuple[str, ...]  # the range parameters, in space order
+    params: tuple[Range, ...]
+    X: np.ndarray  # (N, d) trials on the axes
+    y: np.ndarray  # (N,) score; diverged trials at chance
+    diverged: np.ndarray  # (N,) bool
+    h: np.ndarray  # (d,) bandwidth per axis
+    sigma: float  # noise of one trial's score
+    chance: float
+    val_samples: int | None  # for the binomial floor of the noise
+    labels: tuple[frozenset, ...] = ()  # (N,) each trial's diagnosis kinds
+
+    def binomial(self) -> float:
+        """The binomial standard error of a val score near the stage's best (0.02 without the val size)."""
+        top = float(np.max(self.y))
+        n = self.val_samples
+        return math.sqrt(max(top * (1 - top), 0.01) / n) if n else 0.02
+
+    def votes(self, i: int, side: str, width: float, kinds: frozenset) -> tuple[int, int]:
+        """Of the trials that trained in the outer `width` of axis i toward `side`, how many carry a diagnosis
+        in `kinds` (e.g. lr_too_low at the top of the lr range): (votes, trials)."""
+        x = self.X[:, i]
+        band = (x >= 1 - width) if side == "high" else (x <= width)
+        rows = [j for j in np.flatnonzero(band & ~self.diverged)]
+        return sum(bool(self.labels[j] & kinds) for j in rows), len(rows)
+
+    def along(self, i: int) -> "Surface":
+        """The surface for axis i's profile: a narrow kernel along i (chosen by leave-one-out error), a wide
+        one (H_OTHER) across the others, and the noise that goes with it."""
+        best, best_err = None, math.inf
+        for h, other in itertools.product(BANDWIDTHS, H_OTHER):
+            if other < h:
+                continue
+            H = np.full(self.X.shape[1], other)
+            H[i] = h
+            cand = replace(self, h=H)
+            r, ok = _loo(cand)
+            if ok.sum() < max(3, 0.5 * len(self.y)):
+                continue
+            err = float(np.mean(r[ok] ** 2))
+            if err < best_err:
+                best, best_err = cand, err
+        if best is None:  # too few trials near each other (a coarse grid): the widest kernel
+            H = np.full(self.X.shape[1], BANDWIDTHS[-1])
+            best = replace(self, h=H)
+        return _with_noise(best)
+
+    def fit(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Smoothed score, its standard error and the kernel weight at points P (M, d)."""
+        parts = [self.hat(P[i:i + CHUNK]) for i in range(0, P.shape[0], CHUNK)]
+        L = np.concatenate([p[0] for p in parts])
+        s = np.concatenate([p[1] for p in parts])
+        return L @ self.y, self.sigma * np.sqrt(np.sum(L * L, axis=1)), s
+
+    def hat(self, P: np.ndarray, slope: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The smoother's weights L (M, N), so that the fit at P is L @ y, and the kernel weight sums.
+        With `slope` = i: the weights of the local slope along axis i instead (score per axis unit)."""
+        D = P[:, None, :] - self.X[None, :, :]  # (M, N, d)
+        Dh = D / self.h
+        W = np.exp(-0.5 * np.sum(Dh * Dh, axis=2))  # (M, N)
+        s = W.sum(axis=1)
+        d = self.X.shape[1]
+        # local-linear fit at each point: minimise sum w (y - a - b.(x - p))^2 + RIDGE * s * sum_k (h_k b_k)^2
+        A = np.empty((P.shape[0], d + 1, d + 1))
+        A[:, 0, 0] = s
+        m1 = np.einsum("mn,mnk->mk", W, D)
+        A[:, 0, 1:] = A[:, 1:, 0] = m1
+        A[:, 1:, 1:] = np.einsum("mn,mnk,mnl->mkl", W, D, D) + RIDGE * s[:, None, None] * np.diag(self.h ** 2)
+        A[:, 0, 0] += 1e-9
+        e = np.zeros(d + 1)
+        e[0 if slope is None else 1 + slope] = 1.0 if slope is None else -1.0  # the model is a - b.(p - x)
+        row = np.linalg.solve(A, np.broadcast_to(e, (P.shape[0], d + 1))[..., None])[..., 0]  # (M, d+1)
+        return W * (row[:, :1] + np.einsum("mk,mnk->mn", row[:, 1:], D)), s
+
+    def edge_trend(self, i: int, at: np.ndarray, side: str, width: float,
+                   exclude: np.ndarray | None = None) -> tuple[float, float, float] | None:
+        """How much the score rises toward one edge of axis i over the outer `width` of the range: a weighted
+        straight-line fit to the trials in that band (weighted by closeness to `at` on the other axes; `exclude`
+        leaves some out). Returns (rise over the band, its standard error, effective trials), or None without
+        the evidence (no trial near the edge itself, or fewer than 4 effective trials)."""
+        x = self.X[:, i]
+        band = x >= 1 - width if side == "high" else x <= width
+        if exclude is not None:
+            band &= ~exclude
+        if not band.any() or (x[band].max() < 1 - width / 3 if side == "high" else x[band].min() > width / 3):
+            return None
+        others = np.delete(np.arange(self.X.shape[1]), i)
+        D = (self.X[band][:, others] - at[others]) / np.maximum(self.h[others], TREND_OTHER)
+        w = np.exp(-0.5 * np.sum(D * D, axis=1))
+        n_eff = float(w.sum() ** 2 / np.sum(w * w))
+        if n_eff < MIN_EFF:
+            return None
+        xb, yb = x[band], self.y[band]
+        xm = float(np.sum(w * xb) / w.sum())
+        sxx = float(np.sum(w * (xb - xm) ** 2))
+        if sxx < 1e-12 * w.sum():
+            return None
+        ym = float(np.sum(w * yb) / w.sum())
+        b = float(np.sum(w * (xb - xm) * (yb - ym)) / sxx)
+        resid = yb - (ym + b * (xb - xm))
+        s2 = max(float(np.sum(w * resid ** 2) / max(w.sum() * (1 - 2 / n_eff), 1e-12)), self.binomial() ** 2)
+        se = math.sqrt(s2 * np.sum(w * w * (xb - xm) ** 2)) / sxx
+        sign = 1.0 if side == "high" else -1.0
+        return sign * b * width, se * width, n_eff
+
+    def peak(self) -> np.ndarray:
+        """Where the surface is highest among the trials tried (supported points only): (d,)."""
+        f, _, w = self.fit(self.X)
+        f = np.where(w >= SUPPORT, f, -np.inf)
+        return self.X[int(np.argmax(f))] if np.isfinite(f).any() else self.X[int(np.argmax(self.y))]
+
+    def profile(self, i: int, at: np.ndarray) -> Profile:
+        """Axis i's slice through the point `at` (the peak): the other parameters held at their best."""
+        x = np.linspace(0.0, 1.0, GRID)
+        P = np.repeat(at[None, :], GRID, axis=0)
+        P[:, i] = x
+        L, w = self.hat(P)
+        S, _ = self.hat(P, slope=i)
+        f = np.where(w >= SUPPORT, L @ self.y, np.nan)
+        return Profile(self.names[i], self.params[i], x, f, L, S, self.y, self.sigma)
+
+
+def to_unit(p: Range, v: float) -> float:
+    lo, hi = (math.log10(p.low), math.log10(p.high)) if p.log else (p.low, p.high)
+    x = math.log10(v) if p.log else float(v)
+    return (x - lo) / (hi - lo) if hi > lo else 0.5
+
+
+def from_unit(p: Range, u: float) -> float:
+    lo, hi = (math.log10(p.low), math.log10(p.high)) if p.log else (p.low, p.high)
+    x = lo + u * (hi - lo)
+    return 10.0 ** x if p.log else x
+
+
+def _ranges(space: Space) -> list[tuple[str, Range]]:
+    return [(n, p) for n, p in space.params if isinstance(p, Range) and p.high > p.low]
+
+
+def rows_of(space: Space, trials: list[dict]) -> list[dict]:
+    """The trials a surface is built from, in its row order: complete (with a score) and diverged ones."""
+    ranges = _ranges(space)
+    return [t for t in trials if t["status"] in ("complete", "diverged")
+            and (t["status"] == "diverged" or t.get("val_acc") is not None)
+            and all(n in t["params"] for n, _ in ranges)]
+
+
+def build(space: Space, trials: list[dict], chance: float, val_samples: int | None) -> Surface | None:
+    """The surface of a stage's complete and diverged trials (failed ones say nothing about the ranges);
+    None when no parameter is a range or fewer than two trials count."""
+    ranges = _ranges(space)
+    rows = rows_of(space, trials)
+    if not ranges or len(rows) < 2:
+        return None
+    X = np.array([[to_unit(p, t["params"][n]) for n, p in ranges] for t in rows], dtype=np.float64)
+    y = np.array([chance if t["status"] == "diverged" else t["val_acc"] for t in rows], dtype=np.float64)
+    div = np.array([t["status"] == "diverged" for t in rows])
+    labels = tuple(frozenset(d.get("kind") for d in (t.get("diagnosis") or []) if isinstance(d, dict))
+                   for t in rows)
+    return Surface(tuple(n for n, _ in ranges), tuple(p for _, p in ranges), X, y, div,
+                   np.full(X.shape[1], BANDWIDTHS[-1]), 0.0, chance, val_samples, labels)
+
+
+def _loo(surf: Surface) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out residuals (closed form for a linear smoother) and which trials they are defined for."""
+    L, s = surf.hat(surf.X)
+    lev = np.diag(L)
+    ok = (s - 1.0 >= SUPPORT) & (lev < 0.95)
+    return (surf.y - L @ surf.y) / np.where(ok, 1 - lev, 1.0), ok
+
+
+def _with_noise(surf: Surface) -> Surface:
+    """A trial's noise: the binomial error of a val score near the top, or the spread of the leave-one-out
+    residuals of the trials that trained, whichever is larger."""
+    binom = surf.binomial()
+    r, ok = _loo(surf)
+    resid = r[ok & ~surf.diverged]
+    loo = 1.4826 * float(np.median(np.abs(resid))) if resid.size >= 5 else 0.0
+    return replace(surf, sigma=max(binom, loo))
