@@ -60,13 +60,14 @@ def summary(doc: dict) -> Text:
 
 
 def top_table(doc: dict, k: int = 10) -> Table:
-    """The k best trials (and, after them, the count of the rest)."""
+    """The k best trials in the stage's ranking; with schema 2, its `smoothed` score comes first."""
     names = _searched(doc)
     t = Table(title=f"top {k} trials", header_style="bold", title_justify="left")
     t.add_column("#", justify="right")
     for n in names:
         t.add_column(n, justify="right")
-    for col in ("val_acc", "train_acc", "epochs"):
+    scored = any(tr.get("score") is not None for tr in doc["trials"])  # schema 2: ranked by the smoothed score
+    for col in ("smoothed",) * scored + ("val_acc", "train_acc", "epochs"):
         t.add_column(col, justify="right")
     t.add_column("diagnosis", overflow="fold")
     epochs = doc["space"].get("epochs")
@@ -74,7 +75,8 @@ def top_table(doc: dict, k: int = 10) -> Table:
         style = {"complete": "", "diverged": "red", "failed": "magenta"}[tr["status"]]
         kinds = ", ".join(d["kind"] for d in tr.get("diagnosis") or [])
         diag = kinds if tr["status"] == "complete" else f"{tr['status']}: {kinds or (tr.get('error') or '')[:60]}"
-        t.add_row(str(tr["number"]), *(_value(tr["params"][n]) for n in names), fmt(tr["val_acc"], ".4f"),
+        score = (fmt(tr.get("score"), ".4f"),) * scored
+        t.add_row(str(tr["number"]), *(_value(tr["params"][n]) for n in names), *score, fmt(tr["val_acc"], ".4f"),
                   fmt(tr.get("train_acc"), ".4f"), f"{tr['epochs_run']}/{epochs}", Text(diag, style=style))
     return t
 

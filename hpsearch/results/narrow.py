@@ -15,6 +15,7 @@ from hpsearch.results.verdicts import clip_to_domain, from_axis, judge, to_axis
 PAD_SPREAD = 0.25  # fine range = the good region, padded by a quarter of its width on each side ...
 PAD_MIN = 0.05  # ... but at least 5 % of the parent range's width
 MOVES = ("nothing_learned", "mostly_slow", "mostly_diverged", "all_diverged")  # warnings whose suggestion replaces the range
+UNTRAINED = ("nothing_learned", "mostly_slow", "all_diverged")  # ... after which the other ranges stay as they were
 
 
 def top_trials(doc: dict, top_k: int | None = None) -> list[dict]:
@@ -31,12 +32,14 @@ def narrow(doc: dict, *, top_k: int | None = None, trials: int = 30, epochs: int
     """The fine stage's space from a (validated) results document, and what changed per parameter.
 
     `top_k` (when given) makes each range span the top k trials' values instead of the modelled good region.
-    A choice keeps the options the top trials used. Fixed settings carry over.
+    A choice keeps the options the top trials used. After a verdict that nothing trained (nothing learned,
+    mostly slow, all diverged) only lr moves; the other ranges and choices stay. Fixed settings carry over.
     """
     parent = parse_space(doc["space"], f"{source}: space")
     verdict = judge(parent, doc["trials"], doc.get("data"))
     moves = {w["param"]: w for w in verdict.warnings if w["kind"] in MOVES and w.get("suggested")}
     edges = {w["param"]: w for w in verdict.warnings if w["kind"] == "boundary"}
+    untrained = any(w["kind"] in UNTRAINED for w in verdict.warnings)
     top = top_trials(doc, top_k)
     if not top and not moves:
         raise ResultsError(f"{source}: no complete trial to narrow around (every trial diverged or failed)",
@@ -52,7 +55,8 @@ def narrow(doc: dict, *, top_k: int | None = None, trials: int = 30, epochs: int
     for name, p in parent.params:
         used = [t["params"][name] for t in top if name in t["params"]]
         if isinstance(p, Choice):
-            keep = tuple(c for c in p.choices if any(_same(c, u) for u in used)) or p.choices
+            keep = p.choices if untrained and top_k is None else (
+                tuple(c for c in p.choices if any(_same(c, u) for u in used)) or p.choices)
             if len(keep) == 1:
                 fixed[name] = keep[0]
             else:
@@ -65,6 +69,8 @@ def narrow(doc: dict, *, top_k: int | None = None, trials: int = 30, epochs: int
         if name in moves:
             moved = moves[name]["edge"]
             low, high = moves[name]["suggested"]["low"], moves[name]["suggested"]["high"]
+        elif untrained and top_k is None:  # nothing trained well: no good region to narrow to
+            low, high = p.low, p.high
         else:
             if top_k is None and name in verdict.axes:
                 xs = [to_axis(p, v) for v in verdict.axes[name].good]

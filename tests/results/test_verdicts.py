@@ -47,6 +47,8 @@ def test_a_range_too_low_to_learn_says_nothing_learned_and_suggests_moving_up():
     fine, info = narrow(doc)  # fine moves the range as suggested instead of narrowing around noise
     lr = fine.param_dict["lr"]
     assert (lr.low, lr.high) == (w["suggested"]["low"], w["suggested"]["high"]) and info.params["lr"]["moved"] == "high"
+    reg = fine.param_dict["reg"]
+    assert (reg.low, reg.high) == (1e-5, 1e5)  # nothing trained: no good region of reg to narrow to
 
 
 def test_most_of_the_range_diverging_moves_lr_down_even_when_some_trials_survive():
