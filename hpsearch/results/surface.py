@@ -23,6 +23,7 @@ H_OTHER = (0.1, 0.15, 0.25, 0.4)  # across the other axes (a profile pools over 
 RIDGE = 0.5  # ridge on the local slope, in units of the weight sum: tames slopes fitted to two points
 MIN_EFF = 4  # an edge trend needs this many effective trials in its band
 TREND_OTHER = 0.25  # an edge trend pools the trials within about this much of the peak on the other axes
+LOO_POINTS = 200  # bandwidth and noise are judged at this many trials at most (the cost grows with its square)
 CHUNK = 512  # surface points per block (memory: CHUNK x trials x dimensions floats)
 SUPPORT = 1.5  # a surface value needs this much kernel weight (1 = one trial at distance 0)
 
@@ -88,7 +89,7 @@ class Surface:
             H[i] = h
             cand = replace(self, h=H)
             r, ok = _loo(cand)
-            if ok.sum() < max(3, 0.5 * len(self.y)):
+            if ok.sum() < max(3, 0.5 * len(ok)):
                 continue
             err = float(np.mean(r[ok] ** 2))
             if err < best_err:
@@ -108,22 +109,28 @@ class Surface:
     def hat(self, P: np.ndarray, slope: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The smoother's weights L (M, N), so that the fit at P is L @ y, and the kernel weight sums.
         With `slope` = i: the weights of the local slope along axis i instead (score per axis unit)."""
-        D = P[:, None, :] - self.X[None, :, :]  # (M, N, d)
-        Dh = D / self.h
-        W = np.exp(-0.5 * np.sum(Dh * Dh, axis=2))  # (M, N)
-        s = W.sum(axis=1)
-        d = self.X.shape[1]
-        # local-linear fit at each point: minimise sum w (y - a - b.(x - p))^2 + RIDGE * s * sum_k (h_k b_k)^2
+        X, d = self.X, self.X.shape[1]
+        Ph, Xh = P / self.h, X / self.h
+        sq = (Ph * Ph).sum(axis=1)[:, None] + (Xh * Xh).sum(axis=1)[None, :] - 2.0 * Ph @ Xh.T
+        W = np.exp(-0.5 * np.maximum(sq, 0.0))  # (M, N) Gaussian weights
+        # local-linear fit at each point p: minimise sum w (y - a - b.(x - p))^2 + RIDGE * s * sum_k (h_k b_k)^2.
+        # Its moments in one matrix product: W @ [1, x_k, x_k x_l] (no (M, N, d) array)
+        pairs = [(k, j) for k in range(d) for j in range(d)]
+        feats = np.concatenate([np.ones((len(X), 1)), X] + [X[:, k:k + 1] * X[:, j:j + 1] for k, j in pairs], axis=1)
+        mom = W @ feats  # (M, 1 + d + d*d)
+        s, sx = mom[:, 0], mom[:, 1:1 + d]
+        sxx = mom[:, 1 + d:].reshape(-1, d, d)
         A = np.empty((P.shape[0], d + 1, d + 1))
-        A[:, 0, 0] = s
-        m1 = np.einsum("mn,mnk->mk", W, D)
-        A[:, 0, 1:] = A[:, 1:, 0] = m1
-        A[:, 1:, 1:] = np.einsum("mn,mnk,mnl->mkl", W, D, D) + RIDGE * s[:, None, None] * np.diag(self.h ** 2)
-        A[:, 0, 0] += 1e-9
+        A[:, 0, 0] = s + 1e-9
+        A[:, 0, 1:] = A[:, 1:, 0] = sx - P * s[:, None]  # sum w (x - p)
+        A[:, 1:, 1:] = (sxx - P[:, :, None] * sx[:, None, :] - sx[:, :, None] * P[:, None, :]
+                        + P[:, :, None] * P[:, None, :] * s[:, None, None]
+                        + RIDGE * s[:, None, None] * np.diag(self.h ** 2))
         e = np.zeros(d + 1)
-        e[0 if slope is None else 1 + slope] = 1.0 if slope is None else -1.0  # the model is a - b.(p - x)
+        e[0 if slope is None else 1 + slope] = 1.0
         row = np.linalg.solve(A, np.broadcast_to(e, (P.shape[0], d + 1))[..., None])[..., 0]  # (M, d+1)
-        return W * (row[:, :1] + np.einsum("mk,mnk->mn", row[:, 1:], D)), s
+        # weight of trial n: w_n (row_0 + row_k . (x_n - p))
+        return W * ((row[:, :1] - (row[:, 1:] * P).sum(axis=1, keepdims=True)) + row[:, 1:] @ X.T), s
 
     def edge_trend(self, i: int, at: np.ndarray, side: str, width: float,
                    exclude: np.ndarray | None = None) -> tuple[float, float, float] | None:
@@ -214,11 +221,17 @@ def build(space: Space, trials: list[dict], chance: float, val_samples: int | No
 
 
 def _loo(surf: Surface) -> tuple[np.ndarray, np.ndarray]:
-    """Leave-one-out residuals (closed form for a linear smoother) and which trials they are defined for."""
-    L, s = surf.hat(surf.X)
-    lev = np.diag(L)
+    """Leave-one-out residuals (closed form for a linear smoother) and which of them are defined, at up to
+    LOO_POINTS trials spread evenly over the trial numbers (all of them in a stage of that size or less)."""
+    rows = _loo_rows(len(surf.y))
+    L, s = surf.hat(surf.X[rows])
+    lev = L[np.arange(len(rows)), rows]
     ok = (s - 1.0 >= SUPPORT) & (lev < 0.95)
-    return (surf.y - L @ surf.y) / np.where(ok, 1 - lev, 1.0), ok
+    return (surf.y[rows] - L @ surf.y) / np.where(ok, 1 - lev, 1.0), ok
+
+
+def _loo_rows(n: int) -> np.ndarray:
+    return np.arange(n) if n <= LOO_POINTS else np.unique(np.linspace(0, n - 1, LOO_POINTS).round().astype(int))
 
 
 def _with_noise(surf: Surface) -> Surface:
@@ -226,6 +239,6 @@ def _with_noise(surf: Surface) -> Surface:
     residuals of the trials that trained, whichever is larger."""
     binom = surf.binomial()
     r, ok = _loo(surf)
-    resid = r[ok & ~surf.diverged]
+    resid = r[ok & ~surf.diverged[_loo_rows(len(surf.y))]]
     loo = 1.4826 * float(np.median(np.abs(resid))) if resid.size >= 5 else 0.0
     return replace(surf, sigma=max(binom, loo))
