@@ -277,7 +277,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="one seed per group")
     ap.add_argument("--data", nargs="*", default=list(DATA))
     ap.add_argument("--verbose", action="store_true", help="list each wrong verdict on stderr")
-    ap.add_argument("--cache", help="keep trained stages in this JSON file (reused when it exists)")
+    ap.add_argument("--cache", help="keep trained stages in this JSON file, reused when it exists (delete it "
+                    "after changing the trainer or the diagnosis: the key is the stage, not the code)")
     args = ap.parse_args()
     if args.cache and os.path.exists(args.cache):
         with open(args.cache) as f:

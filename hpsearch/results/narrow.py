@@ -46,14 +46,25 @@ def narrow(doc: dict, *, top_k: int | None = None, trials: int = 30, epochs: int
                            "rerun coarse with a lower lr range")
     searched = {n for n, _ in parent.params}
     fixed = {k: v for k, v in doc["fixed"].items() if k not in searched and k not in ("epochs", "abort_factor")}
+    was_fixed = None
     if "lr" in moves and "lr" not in searched:  # a fixed lr that the verdict moves becomes a range
         w = moves["lr"]
-        fixed.pop("lr", None)
+        was_fixed = fixed.pop("lr", doc["fixed"].get("lr"))
+        grid_points = 5 if parent.sampler == "grid" else None
         parent = parent.with_(params=parent.params + (("lr", Range(low=w["suggested"]["low"],
-                                                                   high=w["suggested"]["high"], log=True)),))
+                                                                   high=w["suggested"]["high"], log=True,
+                                                                   points=grid_points)),))
     params, changes = [], {}
     for name, p in parent.params:
         used = [t["params"][name] for t in top if name in t["params"]]
+        if isinstance(p, Choice) and name in moves:  # lr searched as values, moved: a log range now
+            w = moves[name]
+            params.append((name, Range(low=w["suggested"]["low"], high=w["suggested"]["high"], log=True,
+                                       points=5 if sampler == "grid" else None)))
+            changes[name] = {"kind": "range", "from": [min(p.choices), max(p.choices)],
+                             "to": [w["suggested"]["low"], w["suggested"]["high"]], "extended": None,
+                             "moved": w["edge"]}
+            continue
         if isinstance(p, Choice):
             keep = p.choices if untrained and top_k is None else (
                 tuple(c for c in p.choices if any(_same(c, u) for u in used)) or p.choices)
@@ -94,6 +105,8 @@ def narrow(doc: dict, *, top_k: int | None = None, trials: int = 30, epochs: int
         params.append((name, Range(low=low, high=high, log=p.log, integer=p.integer, points=points)))
         changes[name] = {"kind": "range", "from": [p.low, p.high], "to": [low, high], "extended": extended,
                          "moved": moved}
+    if was_fixed is not None:
+        changes["lr"]["from"] = [was_fixed, was_fixed]  # it was fixed in the parent
     space = Space(params=tuple(params), fixed=tuple(fixed.items()), sampler=sampler, trials=trials, epochs=epochs,
                   abort_factor=parent.abort_factor, source=f"fine space from {source}")
     return space, Narrowing(len(top), tuple(t["number"] for t in top), changes,

@@ -1,21 +1,25 @@
-"""A model of how a stage's score varies over its searched ranges, built from all its trials.
+"""A model of how a stage's score varies over its searched parameters, built from all its trials.
 
 Each range becomes an axis on [0, 1] (log10 units for a log range). The score surface is a local-linear kernel
 smoother over the trials (Gaussian weights, ridge on the slope), with diverged trials counted at chance. A
-parameter's *profile* at x is the best the surface reaches at x over the other parameters' values that were
-tried (so a trial that diverged because of its reg does not drag lr's profile down). Each profile point
-carries its standard error and whether enough trials support it, so a verdict can ask how sure it is.
+searched choice (activation, optimizer, ...) enters the kernel as a weight LAMBDA per differing choice: 0 keeps
+each choice's trials apart, 1 pools them; leave-one-out error picks it, as it picks the bandwidths. A
+parameter's *profile* is the surface's slice along its axis through the surface's peak (the other parameters
+held at their best), with the smoother's weights kept so the standard error of any difference along it is
+exact, and where too few trials support it marked unknown.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from hpsearch.config.space import Range, Space
+from hpsearch.config.plain import plain
+from hpsearch.config.space import Choice, Range, Space
 
 GRID = 41  # profile points per axis
 BANDWIDTHS = (0.04, 0.06, 0.08, 0.11, 0.15, 0.2, 0.3)  # along a profile's axis, chosen by leave-one-out error
@@ -23,6 +27,7 @@ H_OTHER = (0.1, 0.15, 0.25, 0.4)  # across the other axes (a profile pools over 
 RIDGE = 0.5  # ridge on the local slope, in units of the weight sum: tames slopes fitted to two points
 MIN_EFF = 4  # an edge trend needs this many effective trials in its band
 TREND_OTHER = 0.25  # an edge trend pools the trials within about this much of the peak on the other axes
+LAMBDAS = (0.0, 0.25, 1.0)  # candidate kernel weights per differing choice
 LOO_POINTS = 200  # bandwidth and noise are judged at this many trials at most (the cost grows with its square)
 CHUNK = 512  # surface points per block (memory: CHUNK x trials x dimensions floats)
 SUPPORT = 1.5  # a surface value needs this much kernel weight (1 = one trial at distance 0)
@@ -63,6 +68,8 @@ class Surface:
     chance: float
     val_samples: int | None  # for the binomial floor of the noise
     labels: tuple[frozenset, ...] = ()  # (N,) each trial's diagnosis kinds
+    C: np.ndarray | None = None  # (N, c) each trial's choice of each searched choice parameter, as an index
+    lam: float = 1.0  # kernel weight per differing choice
 
     def binomial(self) -> float:
         """The binomial standard error of a val score near the stage's best (0.02 without the val size)."""
@@ -81,13 +88,22 @@ class Surface:
     def along(self, i: int) -> "Surface":
         """The surface for axis i's profile: a narrow kernel along i (chosen by leave-one-out error), a wide
         one (H_OTHER) across the others, and the noise that goes with it."""
+        base = self
+        if self.C is not None and self.C.shape[1]:  # how much trials of other choices say: by leave-one-out
+            mid = np.full(self.X.shape[1], H_OTHER[2])
+            mid[i] = BANDWIDTHS[3]
+            errs = []
+            for lam in LAMBDAS:
+                r, ok = _loo(replace(self, h=mid, lam=lam))
+                errs.append(float(np.mean(r[ok] ** 2)) if ok.sum() >= 3 else math.inf)
+            base = replace(self, lam=LAMBDAS[int(np.argmin(errs))] if np.isfinite(min(errs)) else 1.0)
         best, best_err = None, math.inf
         for h, other in itertools.product(BANDWIDTHS, H_OTHER):
             if other < h:
                 continue
             H = np.full(self.X.shape[1], other)
             H[i] = h
-            cand = replace(self, h=H)
+            cand = replace(base, h=H)
             r, ok = _loo(cand)
             if ok.sum() < max(3, 0.5 * len(ok)):
                 continue
@@ -96,23 +112,26 @@ class Surface:
                 best, best_err = cand, err
         if best is None:  # too few trials near each other (a coarse grid): the widest kernel
             H = np.full(self.X.shape[1], BANDWIDTHS[-1])
-            best = replace(self, h=H)
+            best = replace(base, h=H)
         return _with_noise(best)
 
-    def fit(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Smoothed score, its standard error and the kernel weight at points P (M, d)."""
-        parts = [self.hat(P[i:i + CHUNK]) for i in range(0, P.shape[0], CHUNK)]
+    def fit(self, P: np.ndarray, Cp: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Smoothed score, its standard error and the kernel weight at points P (M, d) with choices Cp (M, c)."""
+        parts = [self.hat(P[i:i + CHUNK], Cp=None if Cp is None else Cp[i:i + CHUNK])
+                 for i in range(0, P.shape[0], CHUNK)]
         L = np.concatenate([p[0] for p in parts])
         s = np.concatenate([p[1] for p in parts])
         return L @ self.y, self.sigma * np.sqrt(np.sum(L * L, axis=1)), s
 
-    def hat(self, P: np.ndarray, slope: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The smoother's weights L (M, N), so that the fit at P is L @ y, and the kernel weight sums.
-        With `slope` = i: the weights of the local slope along axis i instead (score per axis unit)."""
+    def hat(self, P: np.ndarray, slope: int | None = None,
+            Cp: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The smoother's weights L (M, N), so that the fit at P (with choices Cp) is L @ y, and the kernel
+        weight sums. With `slope` = i: the weights of the local slope along axis i instead (score per unit)."""
         X, d = self.X, self.X.shape[1]
         Ph, Xh = P / self.h, X / self.h
         sq = (Ph * Ph).sum(axis=1)[:, None] + (Xh * Xh).sum(axis=1)[None, :] - 2.0 * Ph @ Xh.T
         W = np.exp(-0.5 * np.maximum(sq, 0.0))  # (M, N) Gaussian weights
+        W *= self.choice_weights(Cp)
         # local-linear fit at each point p: minimise sum w (y - a - b.(x - p))^2 + RIDGE * s * sum_k (h_k b_k)^2.
         # Its moments in one matrix product: W @ [1, x_k, x_k x_l] (no (M, N, d) array)
         pairs = [(k, j) for k in range(d) for j in range(d)]
@@ -132,8 +151,16 @@ class Surface:
         # weight of trial n: w_n (row_0 + row_k . (x_n - p))
         return W * ((row[:, :1] - (row[:, 1:] * P).sum(axis=1, keepdims=True)) + row[:, 1:] @ X.T), s
 
+    def choice_weights(self, Cp: np.ndarray | None) -> np.ndarray | float:
+        """(M, N) kernel factor lam ** (number of differing choices) between points with choices Cp and the
+        trials; 1 without searched choices."""
+        if Cp is None or self.C is None or not self.C.shape[1] or self.lam == 1.0:
+            return 1.0
+        differ = (Cp[:, None, :] != self.C[None, :, :]).sum(axis=2)
+        return np.where(differ == 0, 1.0, self.lam ** differ)
+
     def edge_trend(self, i: int, at: np.ndarray, side: str, width: float,
-                   exclude: np.ndarray | None = None) -> tuple[float, float, float] | None:
+                   exclude: np.ndarray | None = None, at_c: np.ndarray | None = None) -> tuple[float, float, float] | None:
         """How much the score rises toward one edge of axis i over the outer `width` of the range: a weighted
         straight-line fit to the trials in that band (weighted by closeness to `at` on the other axes; `exclude`
         leaves some out). Returns (rise over the band, its standard error, effective trials), or None without
@@ -147,6 +174,10 @@ class Surface:
         others = np.delete(np.arange(self.X.shape[1]), i)
         D = (self.X[band][:, others] - at[others]) / np.maximum(self.h[others], TREND_OTHER)
         w = np.exp(-0.5 * np.sum(D * D, axis=1))
+        if at_c is not None:
+            w = w * np.broadcast_to(self.choice_weights(at_c[None, :]), (1, len(x)))[0][band]
+        if not w.sum() > 0:
+            return None
         n_eff = float(w.sum() ** 2 / np.sum(w * w))
         if n_eff < MIN_EFF:
             return None
@@ -163,19 +194,23 @@ class Surface:
         sign = 1.0 if side == "high" else -1.0
         return sign * b * width, se * width, n_eff
 
-    def peak(self) -> np.ndarray:
-        """Where the surface is highest among the trials tried (supported points only): (d,)."""
-        f, _, w = self.fit(self.X)
+    def peak(self) -> int:
+        """The trial where the surface is highest (among supported ones): its axes and choices are the peak."""
+        f, _, w = self.fit(self.X, self.C)
         f = np.where(w >= SUPPORT, f, -np.inf)
-        return self.X[int(np.argmax(f))] if np.isfinite(f).any() else self.X[int(np.argmax(self.y))]
+        return int(np.argmax(f)) if np.isfinite(f).any() else int(np.argmax(self.y))
 
-    def profile(self, i: int, at: np.ndarray) -> Profile:
-        """Axis i's slice through the point `at` (the peak): the other parameters held at their best."""
+    def choices_of(self, j: int) -> np.ndarray | None:
+        return None if self.C is None else self.C[j]
+
+    def profile(self, i: int, at: np.ndarray, at_c: np.ndarray | None = None) -> Profile:
+        """Axis i's slice through the point `at` with choices `at_c` (the peak): the others held at their best."""
         x = np.linspace(0.0, 1.0, GRID)
         P = np.repeat(at[None, :], GRID, axis=0)
         P[:, i] = x
-        L, w = self.hat(P)
-        S, _ = self.hat(P, slope=i)
+        Cp = None if at_c is None else np.repeat(at_c[None, :], GRID, axis=0)
+        L, w = self.hat(P, Cp=Cp)
+        S, _ = self.hat(P, slope=i, Cp=Cp)
         f = np.where(w >= SUPPORT, L @ self.y, np.nan)
         return Profile(self.names[i], self.params[i], x, f, L, S, self.y, self.sigma)
 
@@ -216,15 +251,24 @@ def build(space: Space, trials: list[dict], chance: float, val_samples: int | No
     div = np.array([t["status"] == "diverged" for t in rows])
     labels = tuple(frozenset(d.get("kind") for d in (t.get("diagnosis") or []) if isinstance(d, dict))
                    for t in rows)
+    choices = [(n, [json.dumps(plain(c), sort_keys=True) for c in p.choices]) for n, p in space.params
+               if isinstance(p, Choice) and len(p.choices) > 1]
+    C = np.array([[_index(opts, t["params"].get(n)) for n, opts in choices] for t in rows],
+                 dtype=np.int64).reshape(len(rows), len(choices))
     return Surface(tuple(n for n, _ in ranges), tuple(p for _, p in ranges), X, y, div,
-                   np.full(X.shape[1], BANDWIDTHS[-1]), 0.0, chance, val_samples, labels)
+                   np.full(X.shape[1], BANDWIDTHS[-1]), 0.0, chance, val_samples, labels, C)
+
+
+def _index(options: list[str], value) -> int:
+    key = json.dumps(plain(value), sort_keys=True)
+    return options.index(key) if key in options else -1
 
 
 def _loo(surf: Surface) -> tuple[np.ndarray, np.ndarray]:
     """Leave-one-out residuals (closed form for a linear smoother) and which of them are defined, at up to
     LOO_POINTS trials spread evenly over the trial numbers (all of them in a stage of that size or less)."""
     rows = _loo_rows(len(surf.y))
-    L, s = surf.hat(surf.X[rows])
+    L, s = surf.hat(surf.X[rows], Cp=None if surf.C is None else surf.C[rows])
     lev = L[np.arange(len(rows)), rows]
     ok = (s - 1.0 >= SUPPORT) & (lev < 0.95)
     return (surf.y[rows] - L @ surf.y) / np.where(ok, 1 - lev, 1.0), ok

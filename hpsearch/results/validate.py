@@ -68,6 +68,8 @@ def validate(doc: Any, source: str) -> None:
             bad(f"{where}.status", f"must be one of {', '.join(STATUSES)}, got {t['status']!r}")
         if t["val_acc"] is not None and not (0 <= t["val_acc"] <= 1):
             bad(f"{where}.val_acc", f"must be in [0, 1], got {t['val_acc']}")
+        if t.get("score") is not None and (not _is_number(t["score"]) or not 0 <= t["score"] <= 1):
+            bad(f"{where}.score", f"must be a number in [0, 1] or null, got {t['score']!r}")
         if t["status"] == "complete" and t["val_acc"] is None:
             bad(f"{where}.val_acc", "is null for a complete trial")
         if set(t["params"]) != names:
@@ -85,6 +87,8 @@ def validate(doc: Any, source: str) -> None:
         if not isinstance(doc["best"].get("params"), dict) or set(doc["best"]["params"]) != names:
             bad("best.params", f"is missing or does not have the keys the space searches ({sorted(names)})")
         _validate_params(doc["best"]["params"], space, "best.params", bad)
+        if doc["best"].get("score") is not None and not _is_number(doc["best"]["score"]):
+            bad("best.score", f"must be a number or null, got {doc['best']['score']!r}")
 
 
 def _is_int(v: Any) -> bool:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpsearch.config.plain import short
-from hpsearch.config.space import Range, Space
+from hpsearch.config.space import Choice, Range, Space
 from hpsearch.results import surface
 from hpsearch.results.ranking import best, rank_key  # noqa: F401 - the stage's ranking, re-exported
 
@@ -134,17 +134,19 @@ def judge(space: Space, trials: list[dict], data: dict | None = None) -> Verdict
         fits = []
         for i, name in enumerate(surf.names):
             along = surf.along(i)
-            at = along.peak()
-            ax = _axis(along, along.profile(i, at), at, _limited(rows, name, lr_div))
+            j = along.peak()
+            at, at_c = along.X[j], along.choices_of(j)
+            ax = _axis(along, along.profile(i, at, at_c), at, at_c, _limited(rows, name, lr_div))
             if ax is not None:
                 axes[name] = ax
-            fits.append(along.fit(along.X)[0])
-        smoothed = np.mean(fits, axis=0)
+            fits.append(along.fit(along.X, along.C)[0])
+        smoothed = np.clip(np.mean(fits, axis=0), 0.0, 1.0)
         scores = {t["number"]: float(v) for t, v in zip(rows, smoothed) if t["status"] == "complete"}
     out = []
     # how well the stage learned: the smoothed peak (one lucky trial on a noisy set is not learning)
     top = max((ax.peak_score for ax in axes.values()), default=max(t["val_acc"] for t in done))
-    explained = any(ax.edge for name, ax in axes.items() if name != "lr")  # e.g. a reg far too strong
+    edges = {name: w for name, w in ((n, _boundary(ax)) for n, ax in axes.items() if ax.edge) if w is not None}
+    explained = any(name != "lr" for name in edges)  # e.g. a reg far too strong
     slow = sum(bool({d.get("kind") for d in t.get("diagnosis") or [] if isinstance(d, dict)} & VOTES[("lr", "high")])
                for t in done)
     if (top - chance) < LEARNED * (1 - chance) and not explained:
@@ -154,13 +156,12 @@ def judge(space: Space, trials: list[dict], data: dict | None = None) -> Verdict
     elif lr_div and len(lr_div) >= MOSTLY * len(counted) and "lr" in axes:
         out.append(_mostly_diverged(space, axes["lr"], len(lr_div), len(counted)))
     moved = {w["param"] for w in out}
-    for name, ax in axes.items():
-        if ax.edge is not None and name not in moved:
-            out.append(_boundary(ax))
+    out += [w for name, w in edges.items() if name not in moved]
     return Verdict(axes, out, len(counted), scores)
 
 
-def _axis(surf: surface.Surface, prof: surface.Profile, at: np.ndarray, exclude: np.ndarray) -> Axis | None:
+def _axis(surf: surface.Surface, prof: surface.Profile, at: np.ndarray, at_c: np.ndarray | None,
+          exclude: np.ndarray) -> Axis | None:
     """The verdict on one axis from its profile through the peak `at`; `exclude`: the trials that say nothing
     about this axis's edges (see _limited)."""
     idx = np.flatnonzero(np.isfinite(prof.score))
@@ -174,7 +175,7 @@ def _axis(surf: surface.Surface, prof: surface.Profile, at: np.ndarray, exclude:
     i = surf.names.index(prof.name)
     for side in ("high", "low"):
         e = int(idx[-1] if side == "high" else idx[0])  # the supported point nearest the edge
-        trend = surf.edge_trend(i, at, side, SLOPE_SPAN, exclude)
+        trend = surf.edge_trend(i, at, side, SLOPE_SPAN, exclude, at_c)
         rise, se, n_eff = trend if trend is not None else (0.0, math.inf, 0.0)
         peak_there = abs(xs[k] - (1.0 if side == "high" else 0.0)) <= EDGE
         if peak_there and rise > Z * se + TOL:
@@ -261,8 +262,9 @@ def _warning(kind: str, name: str, edge: str | None, value, p: Range | None, s_l
             "evidence": evidence}
 
 
-def _boundary(ax: Axis) -> dict:
-    """Better values likely lie past `ax.edge`: suggest a range reaching past it, keeping the good region."""
+def _boundary(ax: Axis) -> dict | None:
+    """Better values likely lie past `ax.edge`: suggest a range reaching past it, keeping the good region.
+    None when the edge is already as far as the key may go (dropout 0, batch_size 1, lr 10): nothing to try."""
     p, name, edge = ax.param, ax.name, ax.edge
     lo, hi = to_axis(p, p.low), to_axis(p, p.high)
     half = (hi - lo) / 2
@@ -273,6 +275,8 @@ def _boundary(ax: Axis) -> dict:
     else:
         lo_s, hi_s = lo - reach, min(g_hi, lo + half)
     s_lo, s_hi = clip_to_domain(name, p, from_axis(p, lo_s), from_axis(p, hi_s), (p.low, p.high))
+    if not s_lo < s_hi or (s_hi <= p.high if edge == "high" else s_lo >= p.low):
+        return None
     where = "top" if edge == "high" else "bottom"
     msg = (f"the best {name} ({short(ax.peak)}) lies in the {where} {EDGE:.0%} of its range {_range_text(p)} and "
            f"val_acc still improves toward that edge: better values likely lie "
@@ -285,6 +289,9 @@ def _moved(space: Space, up: bool) -> tuple[float, float, str, Range | None] | N
     """lr's range moved by its width (MOVE decades at least/most) up or down, inside SANE; for a fixed lr,
     x/÷ 10..1000. None when that leaves no room (the range already reaches the sane limit)."""
     p = space.param_dict.get("lr")
+    if isinstance(p, Choice):  # lr searched as a list of values: move the span they cover, on a log scale
+        lrs = [float(c) for c in p.choices]
+        p = Range(low=min(lrs), high=max(lrs) if max(lrs) > min(lrs) else min(lrs) * 10, log=True)
     if isinstance(p, Range):
         lo, hi = to_axis(p, p.low), to_axis(p, p.high)
         by = min(max(hi - lo, MOVE[0]), MOVE[1]) if p.log else hi - lo
@@ -338,7 +345,8 @@ def nothing_learned_warning(space: Space, n: int, top: float, chance: float, lr_
 def _mostly_slow(space: Space, k: int, n: int) -> dict:
     """Most trials' loss barely moved (diagnosed lr_too_low or update_ratio_low) and none diverged because of
     lr: the range is too low for this many epochs; move it up (the mirror of mostly_diverged)."""
-    evidence = f"{k} of {n} complete trials are diagnosed lr_too_low or update_ratio_low, none diverged"
+    evidence = (f"{k} of {n} complete trials are diagnosed lr_too_low or update_ratio_low, none diverged "
+                "because of lr")
     moved = _moved(space, up=True)
     if moved is None:
         return _stuck("mostly_slow", f"{k} of {n} trials learned too slowly", evidence)

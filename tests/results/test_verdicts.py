@@ -294,3 +294,69 @@ def test_version_1_files_still_validate_and_version_3_does_not():
         validate({**doc, "schema_version": 3}, "v3.json")
     with pytest.raises(ResultsError, match=r"warnings\[0\]"):
         validate({**doc, "warnings": [1]}, "w.json")
+
+
+def choice_doc(seed: int):
+    """lr x activation, relu 0.2 better than tanh and 0.5 better than sigmoid at every lr."""
+    import numpy as np
+
+    sp = parse_space({"sampler": "random", "trials": 40, "epochs": 5, "params": {
+        "lr": {"low": 1e-4, "high": 1e-1, "log": True}, "activation": {"choices": ["relu", "tanh", "sigmoid"]},
+        "hidden": [16]}}, "c.yaml")
+    rng = np.random.default_rng(seed)
+    base = {"relu": 0.92, "tanh": 0.70, "sigmoid": 0.40}
+    vals = [base[t.params["activation"]] - 0.02 * abs(math.log10(t.params["lr"]) + 2.5) + rng.normal(0, 0.01)
+            for t in make_plan(sp, seed).trials]
+    return sp, results_doc(sp, [min(max(v, 0.0), 1.0) for v in vals], seed=seed)
+
+
+def test_the_smoothed_score_does_not_pool_trials_of_a_choice_that_matters():
+    for seed in range(10):
+        sp, doc = choice_doc(seed)
+        v = verdicts.judge(sp, doc["trials"], doc["data"])
+        scored = [dict(t, score=v.scores.get(t["number"])) for t in doc["trials"]]
+        assert ranking.best(scored)["params"]["activation"] == "relu", seed
+
+
+def test_no_boundary_warning_where_the_key_cannot_go_further():
+    sp = parse_space({"trials": 40, "params": {"dropout": {"low": 0.0, "high": 0.8}}}, "d.yaml")
+    vals = [0.95 - 0.5 * t.params["dropout"] for t in make_plan(sp, 0).trials]  # best at dropout 0
+    doc = results_doc(sp, vals)
+    v = verdicts.judge(sp, doc["trials"], doc["data"])
+    assert v.axes["dropout"].edge == "low" and v.warnings == []  # nothing below 0 to try
+    fine, info = narrow(doc)
+    assert fine.param_dict["dropout"].low == 0.0 and info.params["dropout"]["extended"] is None
+
+
+def test_a_grid_stage_with_a_fixed_lr_that_diverged_moves_lr_in_a_valid_grid():
+    sp = parse_space({"sampler": "grid", "params": {"lr": 30.0, "reg": {"values": [1e-5, 1e-3, 1e-1], "log": True}}},
+                     "g.yaml")
+    doc = results_doc(sp, [None] * 3, ["diverged"] * 3)
+    [w] = verdicts.judge(sp, doc["trials"], doc["data"]).warnings
+    assert w["kind"] == "all_diverged" and w["suggested"]["high"] < 30.0
+    for sampler in ("grid", "random"):
+        fine, info = narrow(doc, sampler=sampler)
+        lr = fine.param_dict["lr"]
+        assert lr.high < 30.0 and info.params["lr"]["moved"] == "low" and info.params["lr"]["from"] == [30.0, 30.0]
+        make_plan(fine, 0)
+
+
+def test_lr_searched_as_values_moves_from_the_values_it_tried():
+    sp = parse_space({"trials": 20, "params": {"lr": {"choices": [1e-7, 1e-6]},
+                                               "reg": {"low": 1e-5, "high": 1.0, "log": True}}}, "v.yaml")
+    doc = results_doc(sp, [0.1] * 20)
+    doc["data"]["classes"] = 10
+    [w] = verdicts.judge(sp, doc["trials"], doc["data"]).warnings
+    assert w["kind"] == "nothing_learned" and w["suggested"]["low"] >= 1e-6 and "fixed at" not in w["message"]
+    fine, info = narrow(doc)
+    assert isinstance(fine.param_dict["lr"], Range) and fine.param_dict["lr"].low >= 1e-6
+    assert info.params["lr"]["moved"] == "high"
+
+
+def test_a_score_that_is_not_a_number_is_refused():
+    doc = scenarios.doc(scenarios.space(trials=5), 0)
+    from hpsearch.errors import ResultsError
+
+    doc["trials"][0]["score"] = "0.9"
+    with pytest.raises(ResultsError, match=r"trials\[0\]\.score"):
+        validate(doc, "s.json")
