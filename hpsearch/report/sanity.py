@@ -21,13 +21,16 @@ def _activations(m: dict) -> str:
 
 # the one or two numbers of each check's `measured` worth a table cell
 SUMMARY = {
-    "initial_loss": lambda m: f"{fmt(m['loss'], '.4g')} (ln C {fmt(m['ln_C'], '.4g')})",
+    "initial_loss": lambda m: f"{fmt(m['loss'], '.4g')} (ln C {fmt(m['ln_C'], '.4g')}); at init "
+                              f"{fmt(m.get('loss_at_init'), '.4g')}",
     "regularization_raises_loss": lambda m: f"{fmt(m['loss_reg0'], '.4g')} -> {fmt(m['loss_big_reg'], '.4g')}",
     "gradient_check": lambda m: f"{fmt(m['max_rel_error'], '.1e')} (max |diff| {fmt(m['max_abs_diff'], '.0e')})",
     "overfit_small_subset": lambda m: f"acc {fmt(m['train_acc'], '.0%')}, {m['epochs']} epochs, "
                                       f"loss {fmt(m['initial_loss'], '.3g')} -> {fmt(m['final_loss'], '.3g')}",
     "activation_stats": _activations,
     "update_ratio": lambda m: f"median {fmt(m['median'], '.1e')}",
+    "softmax_stability": lambda m: f"loss {fmt(m['training_loss'], '.6g')} at scores ~{m['score_scale']:g}",
+    "dropout_scaling": lambda m: f"train/test {fmt(m['training_step_ratio'], '.3f')} (p {m['p']:g})",
 }
 
 

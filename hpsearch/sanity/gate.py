@@ -8,8 +8,11 @@
     overfit_small_subset        ~20 samples, reg 0, no dropout: 100 % train accuracy, loss far below its start
     activation_stats            one forward pass at init: per hidden layer mean/std, dead or saturated units
     update_ratio                a few steps at the chosen lr: per layer ||dW|| / ||W|| near 1e-3
+    softmax_stability           scores ~1e3 (an unshifted softmax overflows): a finite, exact loss, both paths
+    dropout_scaling             inverted dropout keeps train and test activations equal in expectation
 
-The first three live in model_checks.py, the last three (they train or run the model) in training_checks.py.
+initial_loss, regularization_raises_loss, gradient_check and the last two live in model_checks.py;
+overfit_small_subset, activation_stats and update_ratio (they train or run the model) in training_checks.py.
 Each check draws from its own seed, `SeedSequence([seed, index of the check])`, so `only`/`skip` never
 change another check's numbers. Nothing prints; `on_check(name)` reports progress.
 """
@@ -30,7 +33,9 @@ CHECKS = {"initial_loss": model_checks.initial_loss,
           "gradient_check": model_checks.gradient_check,
           "overfit_small_subset": training_checks.overfit_small_subset,
           "activation_stats": training_checks.activation_stats,
-          "update_ratio": training_checks.update_ratio}
+          "update_ratio": training_checks.update_ratio,
+          "softmax_stability": model_checks.softmax_stability,
+          "dropout_scaling": model_checks.dropout_scaling}
 
 
 def run_checks(split, cfg: TrainConfig, options: SanityOptions | None = None,

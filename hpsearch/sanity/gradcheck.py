@@ -94,14 +94,17 @@ class GradComparison:
 
 
 def compare_gradients(model, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, entries: int,
-                      kinked: bool, h: float = H) -> GradComparison:
-    """X: (N, D) float64, y: (N,); `model` in float64. Dropout masks are fixed by re-seeding on every call."""
+                      kinked: bool, h: float = H, path: Callable | None = None) -> GradComparison:
+    """X: (N, D) float64, y: (N,); `model` in float64. Dropout masks are fixed by re-seeding on every call.
+    `path(X, y, rng) -> (loss, grads)` computes the loss and gradients over the model's parameters (default
+    model.loss, the reference; the sanity gate also passes the fused training step's `gradients`)."""
     mask_seed = int(rng.integers(2**63))
     saved = [(s.running_mean.copy(), s.running_var.copy()) for s in model.bn]
     eps = np.finfo(np.float64).eps
+    path = path or model.loss
 
     def f() -> float:
-        return model.loss(X, y, np.random.default_rng(mask_seed))[0]
+        return path(X, y, np.random.default_rng(mask_seed))[0]
 
     def numeric(p: np.ndarray, i: tuple, step: float) -> tuple[float, float]:
         old = p[i]
@@ -131,7 +134,7 @@ def compare_gradients(model, X: np.ndarray, y: np.ndarray, rng: np.random.Genera
         return any((u != d).any() for u, d in zip(up, down))
 
     try:
-        _, grads = model.loss(X, y, np.random.default_rng(mask_seed))
+        _, grads = path(X, y, np.random.default_rng(mask_seed))
         per_array: dict[str, float] = {}
         worst, worst_key, n_checked, n_kinks, total, max_diff, allowance = "", (-1.0, -1.0), 0, 0, 0, 0.0, 0.0
         unresolved = []

@@ -267,7 +267,8 @@ def test_options_are_validated():
     with pytest.raises(ConfigError, match="loss_tolerance"):
         SanityOptions(loss_tolerance=0)
     assert SanityOptions(skip=("gradient_check", "update_ratio")).selected() == (
-        "initial_loss", "regularization_raises_loss", "overfit_small_subset", "activation_stats")
+        "initial_loss", "regularization_raises_loss", "overfit_small_subset", "activation_stats",
+        "softmax_stability", "dropout_scaling")
 
 
 def test_subset_larger_than_the_training_split_is_bad_input(spiral):

@@ -190,6 +190,21 @@ class TrainStep:
         self.backward_update(None)
         return loss
 
+    def gradients(self, xb: np.ndarray, yb: np.ndarray, rng: np.random.Generator | None) -> tuple[float, dict]:
+        """The total loss and its gradients (data + penalty) on one batch, through the code that trains: the
+        fused forward and backward, then the penalty's gradient by the update's own code, without a step.
+        What the sanity gate checks against numeric gradients and the reference model. Copies, float64."""
+        loss = self.loss(xb, yb, rng)
+        self._set_units(1.0)
+        self._both(self._add_penalty_gradient)
+        return loss, {name: g.astype(np.float64) for name, g in self.g.items()}
+
+    def score_loss(self, scores: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
+        """The step's softmax cross-entropy on given scores (B, C): the loss and a copy of d loss / d scores."""
+        self.scores[...] = scores
+        loss = self._softmax_loss(yb)
+        return loss, self.probs.copy()
+
     def update(self, lr: float) -> None:
         """Penalty gradient + the rule over every block, after loss() (the pipeline does it in backward_update)."""
         self._set_units(1.0)
@@ -237,16 +252,24 @@ class TrainStep:
             self._front(r, next_idx)
 
     def _update(self, r: _Region, lr: float) -> None:
-        rule, hyper, l1 = self.rule, self.hyper, self.l1
+        rule, hyper = self.rule, self.hyper
         for w, g, slot, pen in r.blocks:
-            for pw, pg, tmp, scale in pen:
-                if l1:
-                    np.sign(pw, out=tmp)
-                    np.multiply(tmp, scale, out=tmp)  # reg * sign(w)
-                else:
-                    np.multiply(pw, scale, out=tmp)  # reg * w
-                np.add(pg, tmp, out=pg)
+            self._penalty_gradient(pen)
             rule(w, g, slot, lr, hyper)
+
+    def _add_penalty_gradient(self, r: _Region) -> None:
+        for _, _, _, pen in r.blocks:
+            self._penalty_gradient(pen)
+
+    def _penalty_gradient(self, pen) -> None:
+        """grad += the penalty's gradient over one block's spans (reg * w, or reg * sign(w) for l1)."""
+        for pw, pg, tmp, scale in pen:
+            if self.l1:
+                np.sign(pw, out=tmp)
+                np.multiply(tmp, scale, out=tmp)  # reg * sign(w)
+            else:
+                np.multiply(pw, scale, out=tmp)  # reg * w
+            np.add(pg, tmp, out=pg)
 
     # --- backward (main thread), softmax -----------------------------------------------------------
 
