@@ -33,8 +33,9 @@ def sanity(
 ) -> None:
     """Pre-flight gate: check the model, loss and gradients are wired correctly before a search.
 
-    Checks: initial_loss, regularization_raises_loss, gradient_check, overfit_small_subset,
-    activation_stats, update_ratio. Takes the data and model flags of `hpsearch train` (--epochs is
+    Checks: initial_loss, regularization_raises_loss, gradient_check (on the reference model and on the
+    fused step that trains), overfit_small_subset, activation_stats, update_ratio, softmax_stability,
+    dropout_scaling. Takes the data and model flags of `hpsearch train` (--epochs is
     accepted for symmetry and unused). Exit 0 when no check failed, 1 when one did (or warned, under
     --strict), 2 for bad input.
     """

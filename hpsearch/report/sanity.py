@@ -31,6 +31,7 @@ SUMMARY = {
     "update_ratio": lambda m: f"median {fmt(m['median'], '.1e')}",
     "softmax_stability": lambda m: f"loss {fmt(m['training_loss'], '.6g')} at scores ~{m['score_scale']:g}",
     "dropout_scaling": lambda m: f"train/test {fmt(m['training_step_ratio'], '.3f')} (p {m['p']:g})",
+    "training_step": lambda m: f"{fmt(m['max_rel_diff'], '.1e')} of the update ({m['worst']})",
 }
 
 

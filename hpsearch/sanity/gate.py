@@ -10,6 +10,7 @@
     update_ratio                a few steps at the chosen lr: per layer ||dW|| / ||W|| near 1e-3
     softmax_stability           scores ~1e3 (an unshifted softmax overflows): a finite, exact loss, both paths
     dropout_scaling             inverted dropout keeps train and test activations equal in expectation
+    training_step               two steps of the fused trainer = the reference gradients + optimizer rule
 
 initial_loss, regularization_raises_loss, gradient_check and the last two live in model_checks.py;
 overfit_small_subset, activation_stats and update_ratio (they train or run the model) in training_checks.py.
@@ -27,6 +28,7 @@ from hpsearch.config.train import TrainConfig
 from hpsearch.errors import ConfigError
 from hpsearch.sanity import model_checks, training_checks
 from hpsearch.sanity.types import CHECK_NAMES, CheckResult, SanityOptions, SanityReport
+from hpsearch.trainer.fast import lanes
 
 CHECKS = {"initial_loss": model_checks.initial_loss,
           "regularization_raises_loss": model_checks.regularization_raises_loss,
@@ -35,7 +37,8 @@ CHECKS = {"initial_loss": model_checks.initial_loss,
           "activation_stats": training_checks.activation_stats,
           "update_ratio": training_checks.update_ratio,
           "softmax_stability": model_checks.softmax_stability,
-          "dropout_scaling": model_checks.dropout_scaling}
+          "dropout_scaling": model_checks.dropout_scaling,
+          "training_step": model_checks.training_step}
 
 
 def run_checks(split, cfg: TrainConfig, options: SanityOptions | None = None,
@@ -51,7 +54,8 @@ def run_checks(split, cfg: TrainConfig, options: SanityOptions | None = None,
         if on_check is not None:
             on_check(name)
         rng = np.random.default_rng(np.random.SeedSequence([opts.seed, CHECK_NAMES.index(name)]))
-        r = CHECKS[name](split, cfg, opts, rng)
+        with lanes.single_threaded_blas():  # small matrices: BLAS threads only contend (as in fit)
+            r = CHECKS[name](split, cfg, opts, rng)
         if opts.strict and r.status == "warn":
             r = CheckResult(r.name, "fail", r.measured, r.expected, r.message + " [a warning, failed by --strict]")
         results.append(r)

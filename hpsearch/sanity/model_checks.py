@@ -14,7 +14,7 @@ from hpsearch.trainer.fast.fused import TrainStep
 from hpsearch.trainer.reference.layers import dropout_forward
 from hpsearch.trainer.reference.losses import softmax_cross_entropy
 from hpsearch.trainer.reference.model import MLP
-from hpsearch.trainer.reference.optim import OptimHyper, get_rule
+from hpsearch.trainer.reference.optim import OptimHyper, SlotState, get_rule
 from hpsearch.sanity.types import CheckResult, SanityOptions, build_model, sample_batch
 
 SMALL_STD = 0.01  # CS231n's 0.01 * randn: the "small weights" of the initial-loss check
@@ -247,10 +247,10 @@ def softmax_stability(split, cfg: TrainConfig, opts: SanityOptions, rng: np.rand
     y = rng.integers(0, C, n)
     top = scores.max(axis=1, keepdims=True)
     exact = float(np.mean(top[:, 0] + np.log(np.exp(scores - top).sum(axis=1)) - scores[np.arange(n), y]))
-    ref_loss, ref_d = softmax_cross_entropy(scores, y)
     model = build_model(split, cfg, rng)
     step = TrainStep(model, n, get_rule(cfg.optimizer), OptimHyper())
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # an unshifted softmax overflows here: the check reports it, numpy need not
+        ref_loss, ref_d = softmax_cross_entropy(scores, y)
         fast_loss, fast_d = step.score_loss(scores.astype(model.dtype), y)
     tol = 1e-9 if model.dtype == np.float64 else 1e-5
     out = {"reference": (ref_loss, ref_d), "training step": (fast_loss, fast_d)}
@@ -308,3 +308,58 @@ def dropout_scaling(split, cfg: TrainConfig, opts: SanityOptions, rng: np.random
     return CheckResult("dropout_scaling", "pass", measured, expected,
                        f"with dropout p {p:g}, train/test activation ratio {ratios['training step']:.4f} "
                        f"(training step), {ratios['reference']:.4f} (reference)")
+
+
+# --- 9. the training step ---------------------------------------------------------------------------
+
+STEP_AGREE = 1e-6  # parameters after the steps: max |fused - reference| / max |reference update| per array
+
+
+def training_step(split, cfg: TrainConfig, opts: SanityOptions, rng: np.random.Generator) -> CheckResult:
+    """Two steps of the fused trainer (TrainStep.backward_update: your optimizer, lr, reg, dropout with fixed
+    masks, batchnorm) against the same two steps written out with the reference: MLP.loss's gradients, penalty
+    included, and the optimizer rule array by array. The parameters after them must agree within STEP_AGREE of
+    the size of the reference's update (float64): a sign, a scale or a penalty gone wrong in the fused update
+    shows here, where the gradient check (no update) cannot see it."""
+    c = cfg.with_(dtype="float64")
+    ref = build_model(split, c, rng)
+    fast = build_model(split, c, np.random.default_rng(0))
+    fast.flat[...] = ref.flat
+    B = max(2, min(c.batch_size, split.X_train.shape[0] // 2, 64))
+    X, y = sample_batch(split, 2 * B, rng)
+    B = X.shape[0] // 2
+    X = np.ascontiguousarray(X)
+    seeds = [int(rng.integers(2**63)) for _ in range(2)]
+    rule, hyper = get_rule(c.optimizer), OptimHyper()
+    slots = {k: SlotState() for k in ref.params}
+    step = TrainStep(fast, B, rule, hyper, X)
+    start = ref.flat.copy()
+    with np.errstate(all="ignore"):
+        for k in range(2):
+            rows = np.arange(k * B, (k + 1) * B)
+            _, grads = ref.loss(X[rows], y[rows], np.random.default_rng(seeds[k]))
+            for name, p in ref.params.items():
+                rule(p, grads[name], slots[name], c.lr, hyper)
+            step.begin(rows)
+            step.forward(y[rows], np.random.default_rng(seeds[k]))
+            step.backward_update(c.lr)
+    diffs = {}
+    for name, _, a, b in ref.layout:
+        moved = float(np.max(np.abs(ref.flat[a:b] - start[a:b])))
+        gap = float(np.max(np.abs(fast.flat[a:b] - ref.flat[a:b])))
+        diffs[name] = gap / moved if moved > 0 else (0.0 if gap == 0 else math.inf)
+        if not math.isfinite(gap):
+            diffs[name] = math.inf
+    worst = max(diffs, key=diffs.get)
+    measured = {"max_rel_diff": diffs[worst], "worst": worst, "per_array": diffs, "steps": 2, "batch": B}
+    expected = f"fused step = reference rule within {STEP_AGREE:g} of the update's size"
+    setup = f"2 steps of {c.optimizer}, lr {c.lr:g}, reg {c.reg:g} ({c.reg_kind}), batch {B}"
+    if not diffs[worst] <= STEP_AGREE:
+        return CheckResult("training_step", "fail", measured, expected,
+                           f"after {setup}, the fused trainer's {worst} differs from the reference update by "
+                           f"{diffs[worst]:.2g} x the update's size. Likely: a bug in the fused update "
+                           "(trainer/fast/fused.py backward_update: the lr's sign or scale, the penalty's gradient, "
+                           "the rule's state)")
+    return CheckResult("training_step", "pass", measured, expected,
+                       f"after {setup}, the fused trainer matches the reference update to {diffs[worst]:.1e} of its "
+                       "size")

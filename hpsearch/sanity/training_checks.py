@@ -15,6 +15,7 @@ from hpsearch.sanity.types import CheckResult, SanityOptions, build_model, sampl
 from hpsearch.trainer.reference.optim import OptimHyper, SlotState, get_rule
 
 OVERFIT_LOSS_FRACTION = 0.1  # "far below its start": the overfit loss must reach 10 % of its first value
+STILL_FALLING = 0.9  # out of epochs but the loss still fell by 10 % over the last tenth of them: a warning
 DEAD_LIMIT = 0.5  # more than this fraction of dead or saturated units in a layer is a warning
 SHRINK_WARN, SHRINK_FAIL = 1e-1, 1e-3  # last/first hidden-layer std when the std shrinks layer after layer
 TINY_STD = 1e-3  # a hidden layer whose activation std is below this is (nearly) switched off
@@ -36,6 +37,7 @@ def overfit_small_subset(split, cfg: TrainConfig, opts: SanityOptions, rng: np.r
     rule, hyper = get_rule(c.optimizer), OptimHyper()
     slots = {k: SlotState() for k in model.params}
     first, loss, acc, epochs, status = math.nan, math.nan, 0.0, 0, "budget"
+    history = []  # mean loss per epoch
     with np.errstate(all="ignore"):
         for epoch in range(1, opts.overfit_epochs + 1):
             epochs = epoch
@@ -53,6 +55,7 @@ def overfit_small_subset(split, cfg: TrainConfig, opts: SanityOptions, rng: np.r
                 for k, p in model.params.items():
                     rule(p, grads[k], slots[k], c.lr, hyper)
             loss = float(np.mean(losses))
+            history.append(loss)
             if status == "diverged":
                 break
             acc = model.accuracy(X, y)
@@ -68,13 +71,21 @@ def overfit_small_subset(split, cfg: TrainConfig, opts: SanityOptions, rng: np.r
     if status == "diverged":
         return CheckResult("overfit_small_subset", "fail", measured, expected,
                            f"loss exploded at epoch {epochs} ({first:.3g} -> {loss:.3g}; {setup}). Likely: lr too "
-                           "high for this optimizer; lower --lr")
+                           "high for this optimizer (lower --lr), or an update that ascends the loss")
     trend = f"loss {first:.3g} -> {loss:.3g}, train accuracy {acc:.0%} after {epochs} epochs ({setup})"
     if acc == 1.0:
         return CheckResult("overfit_small_subset", "warn", measured, expected,
                            f"{trend}: every sample is right but the loss is still high. Likely: lr on the low side "
                            "or too few --overfit-epochs")
-    if loss > 0.9 * first:
+    back = history[-max(2, len(history) // 10)] if history else math.nan
+    if loss < 0.5 * first and loss < STILL_FALLING * back:
+        return CheckResult("overfit_small_subset", "warn", measured, expected,
+                           f"{trend}: still learning when the budget ran out (the loss fell {1 - loss / back:.0%} over "
+                           f"the last tenth of the epochs). Likely: lr {c.lr:g} on the low side for this set; raise "
+                           "--overfit-epochs to see it finish")
+    if loss > 1.05 * first:
+        why = "the loss rose: the update ascends (a sign error in the rule?) or lr is far too high"
+    elif loss > 0.9 * first:
         why = f"the loss barely moved: lr {c.lr:g} too low, or the gradients do not reach the weights"
     else:
         why = (f"the loss fell but not to zero: too little capacity (hidden {list(c.hidden) or 'none'}) or lr too "

@@ -17,7 +17,7 @@ from hpsearch.errors import ConfigError
 from hpsearch.trainer.reference.model import MLP
 
 CHECK_NAMES = ("initial_loss", "regularization_raises_loss", "gradient_check", "overfit_small_subset",
-               "activation_stats", "update_ratio", "softmax_stability", "dropout_scaling")
+               "activation_stats", "update_ratio", "softmax_stability", "dropout_scaling", "training_step")
 STATUSES = ("pass", "warn", "fail")
 
 

@@ -268,7 +268,7 @@ def test_options_are_validated():
         SanityOptions(loss_tolerance=0)
     assert SanityOptions(skip=("gradient_check", "update_ratio")).selected() == (
         "initial_loss", "regularization_raises_loss", "overfit_small_subset", "activation_stats",
-        "softmax_stability", "dropout_scaling")
+        "softmax_stability", "dropout_scaling", "training_step")
 
 
 def test_subset_larger_than_the_training_split_is_bad_input(spiral):
