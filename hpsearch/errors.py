@@ -41,6 +41,10 @@ class ResultsError(HPSearchError):
     """A results file is missing, truncated, or of an unknown version."""
 
 
+class ModelFileError(HPSearchError):
+    """A model file is missing, truncated, foreign, or does not fit the data it is applied to."""
+
+
 class StorageError(HPSearchError):
     """The study storage (journal file, database) cannot be used."""
 

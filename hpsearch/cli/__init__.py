@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from hpsearch import __version__
-from hpsearch.cli import coarse, data, errors, export, fine, report, sanity, train, worker
+from hpsearch.cli import coarse, data, errors, evaluate, export, fine, predict, report, sanity, train, worker
 
 app = typer.Typer(
     cls=errors.HPSearchGroup,
@@ -37,7 +37,7 @@ def _root(
     errors.state["debug"] = errors.state["debug"] or debug
 
 
-for command in (train, sanity, data, coarse, fine, report, worker, export):  # the order of --help
+for command in (train, sanity, data, coarse, fine, report, evaluate, predict, worker, export):  # the order of --help
     command.register(app)
 
 

@@ -158,12 +158,12 @@ def flagged(e, given: tuple[str, ...] = ()):
     return e
 
 
-def load_split(spec: DataSpec, dtype: str | None = "float32"):
+def load_split(spec: DataSpec, dtype: str | None = "float32", final: bool = False):
     """data.split.load_split, with errors naming the flag."""
     from hpsearch.data.split import load_split as load
 
     with naming_flags(DataError):
-        return load(spec, dtype)
+        return load(spec, dtype, final=final)
 
 
 @contextmanager

@@ -1,7 +1,9 @@
-"""`hpsearch train`: train one configuration and report its history."""
+"""`hpsearch train`: train one configuration and report its history; or, with --from, the best (--trial N, --top K)
+configurations of a results file with every setting they used; --final fits on every training row."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -9,29 +11,146 @@ import typer
 from hpsearch.cli import env, flags
 from hpsearch.cli.output import console, emit_json, show_progress
 
+From = Annotated[Optional[str], typer.Option("--from", help="Train the best trial of this results file with every "
+                                             "setting it used (flags given here override).")]
+Trial = Annotated[Optional[int], typer.Option("--trial", min=0, help="With --from: this trial instead of the best.")]
+Top = Annotated[Optional[int], typer.Option("--top", min=1, help="With --from: the top K configurations (the stage's "
+                                            "ranking), a model each; --save is then a folder.")]
+Final = Annotated[bool, typer.Option("--final", help="Fit on every training row (training + validation): no "
+                                     "validation accuracy is reported.")]
+Save = Annotated[Optional[str], typer.Option("--save", help="Write the model file (a folder with --top: one "
+                                             "trial-N.npz per configuration).")]
+
 
 @flags.with_data_flags
 @flags.with_model_flags
 def train(
+    ctx: typer.Context,
     data_flags: flags.DataSpec = None,  # the data flags, declared by flags.with_data_flags
     epochs: flags.Epochs = None,
     model: dict = None,  # the model flags, declared by flags.with_model_flags
     seed: flags.Seed = 0,
-    save: Annotated[Optional[str], typer.Option("--save", help="Write the best-validation weights to this .npz file.")] = None,
+    from_: From = None,
+    trial: Trial = None,
+    top: Top = None,
+    final: Final = False,
+    save: Save = None,
     json_out: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Train one configuration (default: a 64-100-10 ReLU net on digits) and show its history."""
+    """Train one configuration (default: a 64-100-10 ReLU net on digits) and show its history; or, with --from,
+    the configurations a search found (`--from results.fine.json --top 5 --final --save models/`)."""
+    from hpsearch.errors import ConfigError
+
+    overrides = {**model, **flags.model_overrides(epochs=epochs)}
+    if from_ is None:
+        if trial is not None or top is not None:
+            raise ConfigError("--trial and --top need --from RESULTS", "e.g. --from results.json --top 5")
+        cfg = flags.build_config(**overrides)
+        jobs = [Job(cfg, seed, None, {})]
+        spec = data_flags
+    else:
+        data_given = ctx.get_parameter_source("data").name == "COMMANDLINE"
+        jobs, spec = _from_results(from_, trial, top, overrides, data_flags.spec if data_given else None)
+    targets = _targets(save, jobs)
+    out = console(json_out)
+    payloads = []
+    for job, target in zip(jobs, targets):
+        payloads.append(_train_one(job, spec, final, target, out, json_out, quiet, from_))
+    if json_out:
+        from hpsearch.config.plain import strict
+
+        emit_json(strict(payloads[0] if len(payloads) == 1 else {"models": payloads}))
+    if any(p["status"] == "diverged" for p in payloads):  # a diverged run: a failed gate (exit 1), result shown
+        raise typer.Exit(1)
+
+
+class Job:
+    """One configuration to train: its config, seed, the trial it came from, and the flags that overrode it."""
+
+    def __init__(self, cfg, seed, trial: dict | None, overridden: dict):
+        self.cfg, self.seed, self.trial, self.overridden = cfg, seed, trial, overridden
+
+
+def _from_results(path: str, number: int | None, top: int | None, overrides: dict, data_path: str | None):
+    """The jobs of --from: the chosen trials' configurations (fixed settings + searched values, then the flags
+    given), each with the seed it trained with (--seed does not apply); and the data spec the stage used
+    (--data: where it now lives)."""
+    from hpsearch.config.data import DataSpec
+    from hpsearch.config.plain import short
+    from hpsearch.config.train import TrainConfig
+    from hpsearch.engine.plan import trial_seeds
+    from hpsearch.errors import ConfigError
+    from hpsearch.results import file as results_file
+    from hpsearch.results.ranking import rank_key
+
+    doc = results_file.read(path)
+    if number is not None and top is not None:
+        raise ConfigError("--trial and --top cannot go together", "pick one trial, or the top K")
+    trials = {t["number"]: t for t in doc["trials"]}
+    if number is not None:
+        if number not in trials:
+            raise ConfigError(f"--trial {number}: {path} has no trial {number}",
+                              f"trials are numbered 0..{max(trials, default=-1)}", key="trial")
+        chosen = [trials[number]]
+    else:
+        ranked = sorted((t for t in doc["trials"] if t["status"] == "complete"), key=rank_key)
+        if not ranked:
+            raise ConfigError(f"--from {path}: no complete trial to train", "rerun the search (see its warnings)")
+        chosen = ranked[:top or 1]
+    study_seed = doc["settings"].get("seed", 0)
+    jobs = []
+    for t in chosen:
+        base = {**doc["fixed"], **t["params"]}
+        with flags.naming_flags(ConfigError):
+            cfg = TrainConfig.from_dict(base).with_(**overrides)
+        given = {k: v for k, v in overrides.items() if base.get(k) != (list(v) if isinstance(v, tuple) else v)}
+        jobs.append(Job(cfg, trial_seeds(study_seed, t["number"])[1], t,
+                        {k: f"{short(base.get(k))} -> {short(v)}" for k, v in given.items()}))
+    spec = DataSpec.from_dict(doc["data"]).with_(fingerprint=doc["data"]["fingerprint"])
+    if data_path is not None:  # the stage's data, now at another path (its fingerprint must match)
+        spec = spec.with_(spec=data_path)
+    return jobs, spec
+
+
+def _targets(save: str | None, jobs: list) -> list:
+    """Where each model file goes (None: not saved); checked writable before any training."""
+    import os
+
+    from hpsearch.errors import OutputError
+
+    if save is None:
+        return [None] * len(jobs)
+    if len(jobs) > 1:
+        folder = Path(save)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"--save {save}: cannot create the folder ({e.strerror})", "choose a writable path") from None
+        if not os.access(folder, os.W_OK):
+            raise OutputError(f"--save {save}: folder is not writable", "choose a writable path")
+        return [str(folder / f"trial-{j.trial['number']}.npz") for j in jobs]
+    folder = os.path.dirname(os.path.abspath(save))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise OutputError(f"--save {save}: folder {folder} does not exist or is not writable", "choose a writable path")
+    return [save]
+
+
+def _train_one(job: Job, spec, final: bool, target: str | None, out, json_out: bool, quiet: bool, source) -> dict:
     from hpsearch.trainer.diagnosis import diagnose
     from hpsearch.trainer.fit import fit
+    from hpsearch.trainer.saved import save_model
 
-    cfg = flags.build_config(**model, **flags.model_overrides(epochs=epochs))
-    split = flags.load_split(data_flags, cfg.dtype)
+    from hpsearch.errors import DataError
+
+    cfg = job.cfg
+    split = flags.load_split(spec, cfg.dtype, final=final)
+    if spec.fingerprint and split.fingerprint != spec.fingerprint:
+        raise DataError(f"--data {spec.spec}: its fingerprint {split.fingerprint} is not the search's "
+                        f"{spec.fingerprint} ({source})", "point --data at the data the search used", key="data")
     threads = env.runtime().threads
-    if save:
-        _check_writable(save)
-
-    out = console(json_out)
+    if not quiet:
+        _say_origin(out, job, source, final, split)
     if show_progress(quiet):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -40,57 +159,50 @@ def train(
             task = bar.add_task("train", total=cfg.epochs, info="")
 
             def on_epoch(s):
-                bar.update(task, completed=s.epoch, info=f"loss {s.loss:.3f} train {s.train_acc:.3f} val {s.val_acc:.3f}")
+                val = f" val {s.val_acc:.3f}" if not final else ""
+                bar.update(task, completed=s.epoch, info=f"loss {s.loss:.3f} train {s.train_acc:.3f}{val}")
 
-            result = fit(split, cfg, seed, on_epoch, threads=threads)
+            result = fit(split, cfg, job.seed, on_epoch, threads=threads)
     else:
-        result = fit(split, cfg, seed, threads=threads)
+        result = fit(split, cfg, job.seed, threads=threads)
     diagnosis = diagnose(result, cfg)
-
-    if save:
-        _save(save, result, cfg, split)
-    payload = {"config": cfg.to_dict(), "data": split.info(),
-               "seed": seed, **result.to_dict(history=True), "diagnosis": diagnosis}
-    if json_out:
-        emit_json(payload)
+    seed_text = job.seed if isinstance(job.seed, int) else list(job.seed.entropy) + list(job.seed.spawn_key)
+    if target:
+        provenance = {"results": str(Path(source).resolve()) if source else None,
+                      "trial": job.trial["number"] if job.trial else None, "seed": seed_text, "final": final,
+                      "epochs": cfg.epochs}
+        save_model(target, result.model, cfg, split, provenance)
+    payload = {"config": cfg.to_dict(), "data": split.info(), "seed": seed_text, "final": final,
+               **result.to_dict(history=True), "diagnosis": diagnosis}
+    if job.trial is not None:
+        payload["from"] = {"results": source, "trial": job.trial["number"], "overridden": job.overridden,
+                           "stage_val_acc": job.trial["val_acc"]}
+    if target:
+        payload["saved"] = target
     if not quiet:
         from hpsearch.report.train import train_table
 
         out.print(train_table(result, cfg, diagnosis))
-    if result.status == "diverged":  # the only trial diverged: a failed gate (exit 1), result already shown
-        raise typer.Exit(1)
+        if target:
+            out.print(f"saved: {target}")
+    return payload
 
 
-def _check_writable(path: str) -> None:
-    """Fail before training, not after, when --save cannot be written."""
-    import os
-
-    from hpsearch.errors import OutputError
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise OutputError(f"--save {path}: folder {folder} does not exist or is not writable", "choose a writable path")
-
-
-def _save(path: str, result, cfg, split) -> None:
-    import json
-
-    import numpy as np
-
-    from hpsearch.errors import OutputError
-
-    arrays = result.model.state_dict()
-    arrays["config_json"] = np.array(json.dumps(cfg.to_dict()))
-    if split.mean is not None:
-        arrays["input_mean"], arrays["input_std"] = split.mean, split.std
-    try:
-        np.savez(path, **arrays)
-    except OSError as e:
-        raise OutputError(f"--save {path}: cannot write ({e.strerror})", "choose a writable path") from None
+def _say_origin(out, job: Job, source, final: bool, split) -> None:
+    if job.trial is not None:
+        params = ", ".join(f"{k} {v}" for k, v in job.trial["params"].items())
+        text = f"from {source}, trial #{job.trial['number']} ({params})"
+        if job.overridden:
+            text += "; overridden: " + ", ".join(f"{k} {v}" for k, v in job.overridden.items())
+        out.print(text)
+    if final:
+        out.print(f"final fit: all {split.X_train.shape[0]} training rows (training + validation), "
+                  "no validation accuracy")
 
 
 def register(app: typer.Typer) -> None:
     app.command(
         "train",
-        epilog="Example: hpsearch train --data digits --lr 1e-2 --reg 1e-4 --hidden 100,50 --epochs 10 --json",
+        epilog="Example: hpsearch train --data digits --lr 1e-2 --reg 1e-4 --hidden 100,50 --epochs 10 --json; "
+               "hpsearch train --from results.fine.json --top 5 --final --save models/",
     )(train)

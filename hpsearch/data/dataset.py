@@ -13,7 +13,7 @@ import numpy as np
 from hpsearch.config.data import BUILTIN
 from hpsearch.data import chunks
 from hpsearch.data.builtin import load_builtin
-from hpsearch.data.formats.files import FORMATS, read
+from hpsearch.data.formats.files import FORMATS, read, read_test
 from hpsearch.errors import DataError
 
 
@@ -34,7 +34,8 @@ class Dataset:
         return len(self.classes)
 
 
-def load(spec: str, label_column: str | None = None, *, flatten: bool = False, check: bool = True) -> Dataset:
+def load(spec: str, label_column: str | None = None, *, flatten: bool = False, check: bool = True,
+         test: bool = False) -> Dataset:
     """`spec` is a built-in name (digits, spiral), a file, a folder, or comma-separated files.
 
     Image arrays (N, H, W[, C]) are flattened to (N, D): always for IDX and CIFAR files, with `flatten` for
@@ -46,7 +47,7 @@ def load(spec: str, label_column: str | None = None, *, flatten: bool = False, c
     if not Path(spec).exists() and "," not in spec:
         raise DataError(f"--data {spec}: no such file or built-in data set",
                         f"use one of {', '.join(BUILTIN)} or a path: {FORMATS}")
-    raw = read(spec, label_column)
+    raw = read_test(spec, label_column) if test else read(spec, label_column)
     X, image_shape, channel_axis = raw.X, None, None
     if X.ndim > 2:
         if not (flatten or raw.image):

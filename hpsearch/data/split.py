@@ -37,6 +37,7 @@ class Split:
     std: np.ndarray | None = None  # (D,) divided out after it (1 for constant features; 255 for unit-scaled pixels)
     preprocess: str = "standardize"  # which of PREPROCESS produced mean and std
     max_samples: int | None = None  # size of the stratified subset the split was drawn from (None: all samples)
+    classes: tuple = ()  # the original label of each class index (CSV names, digits 0-9, ...)
 
     @property
     def num_features(self) -> int:
@@ -101,7 +102,8 @@ def split_indices(y: np.ndarray, val_fraction: float = 0.2, seed: int = 0, max_s
 
 
 def split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0, dtype: str = "float32", *,
-          max_samples: int | None = None, preprocess: str = "standardize", alloc: Alloc | None = None) -> Split:
+          max_samples: int | None = None, preprocess: str = "standardize", alloc: Alloc | None = None,
+          final: bool = False) -> Split:
     """Stratified train/validation split from `seed`; preprocessing fitted on the training split.
 
     preprocess: standardize (per-feature mean and std), center (per-feature mean: the mean image),
@@ -113,7 +115,9 @@ def split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0, dtype: str = "f
         raise DataError(f"preprocess must be one of {', '.join(PREPROCESS)}, got {preprocess!r}",
                         "standardize is the default", key="preprocess")
     tr, va = split_indices(ds.y, val_fraction, seed, max_samples)
-    if va.size == 0:
+    if final:  # the validation split has done its job: train on every row, validate on none
+        tr, va = np.sort(np.concatenate([tr, va])), va[:0]
+    elif va.size == 0:
         raise DataError(f"{ds.name}: too few samples for a validation split", "add data or raise --val-fraction")
     scale = PIXEL_SCALE if ds.X.dtype == np.uint8 else 1.0
     D = ds.X.shape[1]
@@ -135,7 +139,8 @@ def split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0, dtype: str = "f
         chunks.transform(X_tr, mean, std)
         chunks.transform(X_va, mean, std)
     return Split(X_tr, ds.y[tr], X_va, ds.y[va], ds.num_classes, ds.name, ds.fingerprint, mean, std,
-                 preprocess, max_samples if max_samples is not None and max_samples < ds.y.size else None)
+                 preprocess, max_samples if max_samples is not None and max_samples < ds.y.size else None,
+                 tuple(ds.classes))
 
 
 def channel_means(mean: np.ndarray, ds: Dataset) -> np.ndarray:
@@ -149,8 +154,10 @@ def channel_means(mean: np.ndarray, ds: Dataset) -> np.ndarray:
     return np.broadcast_to(img.mean(axis=axes, keepdims=True), img.shape).ravel().copy()
 
 
-def load_split(spec: DataSpec, dtype: str | None = "float32", alloc: Alloc | None = None) -> Split:
-    """Load what `spec` names and split it as it says; `alloc`: where the split's arrays go (see Alloc)."""
+def load_split(spec: DataSpec, dtype: str | None = "float32", alloc: Alloc | None = None,
+               final: bool = False) -> Split:
+    """Load what `spec` names and split it as it says; `alloc`: where the split's arrays go (see Alloc);
+    `final`: every row of the split (training and validation) for training, none for validation."""
     ds = load(spec.spec, spec.label_column, flatten=spec.flatten)
     return split(ds, spec.val_fraction, spec.split_seed, dtype or "float32", max_samples=spec.max_samples,
-                 preprocess=spec.preprocess, alloc=alloc)
+                 preprocess=spec.preprocess, alloc=alloc, final=final)

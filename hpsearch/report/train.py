@@ -15,8 +15,12 @@ def train_table(result, cfg, diagnosis: list[dict]):
     t.add_column("value", justify="right")
     status_style = "green" if result.status == "complete" else "red"
     t.add_row("status", Text(result.status, style=status_style))
-    t.add_row("val_acc (best epoch)", fmt(result.val_acc, ".4f"))
-    t.add_row("train_acc (same epoch)", fmt(result.train_acc, ".4f"))
+    if result.val_acc is None and result.history.train_acc:  # a final fit: no validation rows
+        t.add_row("val_acc", "- (final fit: no validation rows)")
+        t.add_row("train_acc (last epoch)", fmt(result.train_acc, ".4f"))
+    else:
+        t.add_row("val_acc (best epoch)", fmt(result.val_acc, ".4f"))
+        t.add_row("train_acc (same epoch)", fmt(result.train_acc, ".4f"))
     t.add_row("initial_loss", fmt(result.initial_loss))
     t.add_row("final_loss", fmt(result.final_loss))
     t.add_row("epochs_run", f"{result.epochs_run}/{cfg.epochs}")

@@ -288,7 +288,8 @@ class _Run:
         return TrainResult(
             status=self.status,
             val_acc=self.best_val if self.best_state is not None else None,
-            train_acc=self.best_train,
+            # without validation rows (a final fit) the last epoch's weights and train accuracy
+            train_acc=self.best_train if self.best_state is not None else (h.train_acc[-1] if h.train_acc else None),
             initial_loss=self.initial_loss,
             final_loss=final,
             epochs_run=self.epochs_run,
@@ -303,6 +304,8 @@ class _Run:
 def _accuracy(counters: list[HitCounter], lane_pair: lanes.Lanes, X: np.ndarray, y: np.ndarray) -> float:
     """Test-mode accuracy; with two counters the rows are scored in two halves, on two lanes if there are."""
     n = X.shape[0]
+    if n == 0:  # a final fit has no validation rows
+        return math.nan
     if len(counters) == 1 or n < 256:
         return counters[0].hits(X, y) / n
     half, hits = n // 2, [0, 0]

@@ -66,10 +66,13 @@ def test_save_writes_weights(tmp_path):
     out = tmp_path / "model.npz"
     r = run("train", "--epochs", "1", "--batchnorm", "--save", str(out), "--quiet")
     assert r.exit_code == 0, r.stderr
-    with np.load(out, allow_pickle=False) as z:
-        assert {"W1", "W2", "b2", "gamma1", "beta1", "running_mean1", "input_mean", "config_json"} <= set(z.files)
+    with np.load(out, allow_pickle=False) as z:  # the model file (hpsearch/trainer/saved.py): arrays + a JSON header
+        assert {"W1", "W2", "b2", "gamma1", "beta1", "running_mean1", "preprocess_mean", "preprocess_std",
+                "header"} <= set(z.files)
         assert z["W1"].shape == (64, 100)
-        assert json.loads(str(z["config_json"]))["batchnorm"] is True
+        header = json.loads(z["header"].tobytes())
+    assert header["format"] == "hpsearch-model" and header["version"] == 1
+    assert header["config"]["batchnorm"] is True and header["classes"] == list(range(10))
 
 
 def test_save_to_unwritable_place_is_io_error(tmp_path):

@@ -139,6 +139,24 @@ def _sniff(path: Path):
     raise DataError(f"{path}: unsupported file type {path.suffix or '(no suffix)'!r}", f"use one of: {FORMATS}")
 
 
+def read_test(spec: str, label_column: str | None = None) -> Raw:
+    """The test part of `spec`: a folder's test files (MNIST t10k-*, CIFAR-10 test_batch.bin), else what
+    read() reads (a file or a list of files is taken as given)."""
+    path = Path(spec)
+    if not path.is_dir():
+        return read(spec, label_column)
+    for sub in ("cifar-10-batches-bin",):
+        if (path / sub).is_dir():
+            path = path / sub
+    if (path / "test_batch.bin").is_file():
+        return cifar.load_batches([path / "test_batch.bin"])
+    files = idx.folder_files(path, part="test")
+    if files:
+        return idx.load_pair(*files)
+    raise DataError(f"{spec}: no test files in this folder (MNIST t10k-images/t10k-labels, CIFAR-10 test_batch.bin)",
+                    "pass the test file(s) themselves: --data FILE")
+
+
 def read_folder(folder: Path) -> Raw:
     """X.npy + y.npy, MNIST's training IDX files, or CIFAR-10's training batches, found in `folder`."""
     files = npy.folder_files(folder)

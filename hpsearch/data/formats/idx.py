@@ -143,8 +143,9 @@ def _role(name: str) -> tuple[str | None, str | None]:
     return part, kind
 
 
-def folder_files(folder: Path) -> list[Path] | None:
-    """The training images and labels files in an MNIST folder (plain preferred over .gz), or None."""
+def folder_files(folder: Path, part: str = "train") -> list[Path] | None:
+    """The training (or, part="test", the t10k test) images and labels files in an MNIST folder (plain preferred
+    over .gz), or None."""
     found: dict[tuple, list[Path]] = {}
     for p in sorted(folder.iterdir()):
         if p.is_file():
@@ -153,10 +154,11 @@ def folder_files(folder: Path) -> list[Path] | None:
         return None
     pick = []
     for kind in ("images", "labels"):
-        paths = found.get(("train", kind), [])
+        paths = found.get((part, kind), [])
         if not paths:
             have = ", ".join(p.name for role, ps in found.items() if role[0] for p in ps)
-            raise DataError(f"{folder}: no MNIST training {kind} file (train-{kind}-idx...) among {have}",
+            name = "train" if part == "train" else "t10k"
+            raise DataError(f"{folder}: no MNIST {part} {kind} file ({name}-{kind}-idx...) among {have}",
                             "pass the files directly: --data IMAGES,LABELS")
         pick.append(sorted(paths, key=lambda p: p.suffix.lower() == ".gz")[0])
     return pick

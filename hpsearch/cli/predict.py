@@ -1,0 +1,48 @@
+"""`hpsearch predict MODEL... --data PATH`: predicted labels (as in the training data) and probabilities, as CSV."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from hpsearch.cli import flags
+from hpsearch.cli.evaluate import Data, Models
+
+
+def predict(
+    models: Models,
+    data: Data,
+    label_column: flags.LabelColumn = None,
+    flatten: flags.Flatten = False,
+    out: Annotated[Optional[str], typer.Option("--out", help="CSV file to write (default: stdout).")] = None,
+) -> None:
+    """Predict with saved models (an ensemble when several): one CSV row per sample, `row,label,p_<class>...`."""
+    import csv
+    import io
+    import sys
+
+    from hpsearch.cli import models as model_files
+    from hpsearch.errors import OutputError
+
+    loaded = model_files.load_models(models)
+    X, _ = model_files.load_data(data, label_column, flatten, loaded, labels=False)
+    proba, _ = model_files.ensemble_proba(loaded, X)
+    classes = list(loaded[0].classes)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["row", "label", *(f"p_{c}" for c in classes)])
+    for i, (k, p) in enumerate(zip(proba.argmax(axis=1), proba)):
+        w.writerow([i, classes[k], *(f"{v:.6g}" for v in p)])
+    if out is None:
+        sys.stdout.write(buf.getvalue())
+        return
+    try:
+        with open(out, "w", newline="") as f:
+            f.write(buf.getvalue())
+    except OSError as e:
+        raise OutputError(f"--out {out}: cannot write ({e.strerror})", "choose a writable path") from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("predict", epilog="Example: hpsearch predict models/ --data new.csv --out predictions.csv")(predict)

@@ -1,0 +1,168 @@
+"""From a search to a tested model (issue 15): train --from/--trial/--top/--final, the model file, evaluate, predict."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import hpsearch
+from clihelp import assert_one_line_error
+from hpsearch.cli import app
+from hpsearch.config.data import DataSpec
+from hpsearch.config.train import TrainConfig
+from hpsearch.data.builtin import digits
+from hpsearch.data.dataset import load
+from hpsearch.data.split import load_split, split_indices
+from hpsearch.results import file as results_file
+from hpsearch.trainer.fit import fit
+from hpsearch.trainer.saved import save_model
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory):
+    """A small coarse stage on digits: its results file."""
+    d = tmp_path_factory.mktemp("search")
+    out = d / "results.json"
+    r = run("coarse", "--trials", "8", "--epochs", "2", "--hidden", "32", "--out", out, "--quiet")
+    assert r.exit_code in (0, 1), r.stderr
+    return out
+
+
+def test_a_saved_model_predicts_exactly_what_the_trainer_validated(tmp_path):
+    spec = DataSpec("digits")
+    sp = load_split(spec)
+    cfg = TrainConfig(hidden=(32,), epochs=3)
+    r = fit(sp, cfg, 0)
+    path = tmp_path / "m.npz"
+    save_model(str(path), r.model, cfg, sp, {"seed": 0})
+    m = hpsearch.load_model(path)
+    ds = load("digits")
+    _, va = split_indices(ds.y, spec.val_fraction, spec.split_seed)
+    raw = np.asarray(ds.X)[va]
+    assert np.array_equal(m.predict(raw), np.asarray(sp.classes, dtype=object)[r.model.predict(sp.X_val)])
+    assert np.allclose(m.predict_proba(raw).sum(axis=1), 1.0)
+    assert m.header["classes"] == list(range(10)) and m.features == 64
+
+
+def test_a_model_saved_from_uint8_images_reads_the_raw_file(tmp_path):
+    X, y = digits()
+    img = (X * 15).astype(np.uint8).reshape(-1, 8, 8)  # 0..240 pixel values, as images
+    data = tmp_path / "img.npz"
+    np.savez(data, X=img, y=y)
+    model = tmp_path / "img_model.npz"
+    r = run("train", "--data", data, "--flatten", "--hidden", "32", "--epochs", "5", "--save", model, "--json",
+            "--quiet")
+    assert r.exit_code == 0, r.stderr
+    val_acc = json.loads(r.stdout)["val_acc"]
+    m = hpsearch.load_model(model)
+    ds = load(str(data), flatten=True)
+    _, va = split_indices(ds.y, 0.2, 0)
+    acc = float((m.predict(np.asarray(ds.X)[va]).astype(int) == y[va]).mean())
+    assert acc == pytest.approx(val_acc, abs=1e-12)  # the raw 0-255 file, no manual scaling
+    assert np.asarray(m.mean).max() > 1  # the statistics are in the file's own units
+
+
+def test_train_from_reproduces_the_trial_and_says_what_was_overridden(search, tmp_path):
+    doc = results_file.read(search)
+    best = min((t for t in doc["trials"] if t["status"] == "complete"),
+               key=lambda t: (-(t["score"] if t.get("score") is not None else t["val_acc"]), t["number"]))
+    r = run("train", "--from", search, "--json", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["from"]["trial"] == best["number"] and out["from"]["overridden"] == {}
+    assert out["val_acc"] == best["val_acc"]  # same settings, same seed, same split: the same run
+    assert out["config"]["hidden"] == [32] and out["config"]["epochs"] == 2
+    r = run("train", "--from", search, "--trial", 0, "--epochs", 3, "--json")
+    out = json.loads(r.stdout)
+    assert out["from"]["trial"] == 0 and out["from"]["overridden"] == {"epochs": "2 -> 3"}
+    assert "overridden: epochs 2 -> 3" in r.stderr
+
+
+def test_top_k_final_saves_a_model_per_configuration_and_evaluate_ensembles_them(search, tmp_path):
+    folder = tmp_path / "models"
+    r = run("train", "--from", search, "--top", 3, "--final", "--save", folder, "--json", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    models = json.loads(r.stdout)["models"]
+    assert len(models) == 3 and len(list(folder.glob("*.npz"))) == 3
+    for m in models:  # every training row, no validation
+        assert m["final"] and m["val_acc"] is None and m["data"]["val_samples"] == 0
+        assert m["data"]["train_samples"] == 1797
+    X, y = digits()
+    test = tmp_path / "test.npz"
+    np.savez(test, X=X[:300], y=y[:300])
+    r = run("evaluate", folder, "--data", test, "--json", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    ev = json.loads(r.stdout)
+    assert {"accuracy", "samples", "models", "per_class", "confusion", "members"} <= set(ev)
+    assert ev["samples"] == 300 and len(ev["members"]) == 3 and len(ev["confusion"]["matrix"]) == 10
+    assert sum(map(sum, ev["confusion"]["matrix"])) == 300
+    r = run("predict", folder, "--data", test, "--out", tmp_path / "p.csv")
+    assert r.exit_code == 0, r.stderr
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0].startswith("row,label,p_0") and len(rows) == 301
+    pred = np.array([int(line.split(",")[1]) for line in rows[1:]])
+    assert float((pred == y[:300]).mean()) == pytest.approx(ev["accuracy"])
+
+
+def test_an_ensemble_of_identical_models_is_that_model(search, tmp_path):
+    model = tmp_path / "one.npz"
+    assert run("train", "--from", search, "--save", model, "--quiet").exit_code == 0
+    X, y = digits()
+    test = tmp_path / "t.npz"
+    np.savez(test, X=X[:200], y=y[:200])
+    one = json.loads(run("evaluate", model, "--data", test, "--json", "--quiet").stdout)
+    two = json.loads(run("evaluate", model, model, "--data", test, "--json", "--quiet").stdout)
+    assert two["accuracy"] == one["accuracy"] and two["confusion"] == one["confusion"]
+
+
+def test_bad_model_files_and_mismatched_data_are_one_line_errors(search, tmp_path):
+    X, y = digits()
+    test = tmp_path / "t.npz"
+    np.savez(test, X=X[:50], y=y[:50])
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_text("not a model")
+    assert_one_line_error(run("evaluate", garbage, "--data", test), 2, "garbage.npz", "not a model file")
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, W1=np.zeros((2, 2)))
+    assert_one_line_error(run("evaluate", foreign, "--data", test), 2, "foreign.npz", "not an hpsearch model")
+    good = tmp_path / "good.npz"
+    assert run("train", "--from", search, "--save", good, "--quiet").exit_code == 0
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    assert_one_line_error(run("evaluate", truncated, "--data", test), 2, "truncated.npz")
+    assert_one_line_error(run("evaluate", good, "--data", "spiral"), 2, "2 features", "expects 64")
+    labels = tmp_path / "labels.npz"
+    np.savez(labels, X=X[:50], y=y[:50] + 100)
+    assert_one_line_error(run("evaluate", good, "--data", labels), 2, "labels", "does not know")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(run("evaluate", empty, "--data", test), 2, "no model files")
+    assert_one_line_error(run("train", "--trial", 1), 2, "--from")
+    assert_one_line_error(run("train", "--from", search, "--trial", 999, "--quiet"), 2, "no trial 999")
+
+
+def test_a_model_file_of_an_unknown_version_is_refused(tmp_path):
+    sp = load_split(DataSpec("digits"))
+    cfg = TrainConfig(hidden=(8,), epochs=1)
+    r = fit(sp, cfg, 0)
+    path = tmp_path / "m.npz"
+    save_model(str(path), r.model, cfg, sp, {})
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(arrays["header"].tobytes())
+    header["version"] = 99
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(path, **arrays)
+    from hpsearch.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="version 99"):
+        hpsearch.load_model(path)
