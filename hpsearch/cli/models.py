@@ -15,7 +15,7 @@ def load_models(paths: list[str]) -> list:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found = sorted(path.glob("*.npz"))
+            found = sorted(path.glob("*.npz"), key=_natural)
             if not found:
                 raise ModelFileError(f"{p}: no model files (*.npz) in this folder",
                                      "save models with hpsearch train --save")
@@ -30,6 +30,13 @@ def load_models(paths: list[str]) -> list:
                                  f"{first.features} features, classes {list(m.classes)[:5]} vs {list(first.classes)[:5]})",
                                  "ensemble models trained on the same data")
     return models
+
+
+def _natural(p: Path) -> list:
+    """trial-6.npz before trial-11.npz."""
+    import re
+
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
 
 
 def load_data(path: str, label_column: str | None, flatten: bool, models: list, labels: bool = True):
