@@ -178,8 +178,11 @@ def naming_flags(kinds: type | tuple = HPSearchError, given: tuple[str, ...] = (
 
 # --- the flags of a search run (coarse, fine) ---
 Out = Annotated[str, typer.Option("--out", help="Results file (JSON, written atomically).")]
-Storage = Annotated[Optional[str], typer.Option("--storage", help="Optuna storage: a journal file path, sqlite:///x.db "
-                                                "or postgresql://... (default: a journal file beside --out).")]
+Storage = Annotated[Optional[str], typer.Option("--storage", envvar="HPSEARCH_STORAGE", show_envvar=False,
+                                                help="Optuna storage: a journal file path, sqlite:///x.db or "
+                                                "postgresql://... (default: $HPSEARCH_STORAGE, else a journal file "
+                                                "beside --out). Keep passwords out of the command line: "
+                                                "PGPASSWORD, ~/.pgpass or HPSEARCH_STORAGE.")]
 Study = Annotated[Optional[str], typer.Option("--study", help="Study name (default: '<command>-<out stem>').")]
 Fresh = Annotated[bool, typer.Option("--fresh", help="Delete the study's earlier trials and start over "
                                      "(default: resume it).")]

@@ -33,7 +33,7 @@ def faults(where: str):
     except StorageError:
         raise
     except (OSError, ValueError, ImportError, optuna.exceptions.OptunaError, _sqlalchemy_error()) as e:
-        text = " ".join(str(e).split())[:300] or type(e).__name__
+        text = scrub(" ".join(str(e).split()))[:300] or type(e).__name__
         raise StorageError(f"storage {where}: {text}",
                            "check --storage (a journal file path, sqlite:///file.db or postgresql://...)") from e
 
@@ -58,14 +58,48 @@ def _sqlalchemy_error():
         return OSError
 
 
+SECRET_KEYS = ("password", "passfile", "sslpassword")  # libpq / SQLAlchemy query parameters that carry secrets
+_SECRETS: set[str] = set()  # every secret seen in a storage URL: scrubbed from any message (scrub)
+
+
 def describe(url: str) -> str:
-    """A storage URL safe to print and store: the password is masked."""
-    if "://" in url and "@" in url.split("://", 1)[1]:
-        scheme, rest = url.split("://", 1)
-        cred, host = rest.rsplit("@", 1)
-        user = cred.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in cred else url
-    return url
+    """A storage URL safe to print and store: the password (user:PASSWORD@, ?password=, passfile=...) masked.
+    The secrets are remembered, so that scrub() removes them from driver messages too."""
+    import re
+
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    head, sep, tail = rest.partition("/")  # the authority (user:password@host:port), then path and query
+    if "@" in head:
+        cred, host = head.rsplit("@", 1)
+        if ":" in cred:
+            user, secret = cred.split(":", 1)
+            _remember(secret)
+            head = f"{user}:***@{host}"
+    keys = "|".join(SECRET_KEYS)
+
+    def mask(m: re.Match) -> str:
+        _remember(m.group(2))
+        return f"{m.group(1)}***"
+
+    tail = re.sub(rf"((?:^|[?&;])(?:{keys})=)([^&;#]*)", mask, tail, flags=re.IGNORECASE)
+    return f"{scheme}://{head}{sep}{tail}"
+
+
+def _remember(secret: str) -> None:
+    from urllib.parse import unquote
+
+    for s in (secret, unquote(secret)):
+        if len(s) >= 3:
+            _SECRETS.add(s)
+
+
+def scrub(text: str) -> str:
+    """`text` with every remembered storage secret replaced by ***."""
+    for s in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(s, "***")
+    return text
 
 
 def normalise_url(url: str) -> str:
@@ -96,7 +130,7 @@ def check_url(url: str) -> None:
                           "pass a journal file path, sqlite:///file.db or postgresql://user@host/db",
                           key="storage") from e
     except (sqlalchemy.exc.ArgumentError, ValueError) as e:  # ValueError: a port that is not a number
-        raise ConfigError(f"--storage {shown}: not a database URL ({' '.join(str(e).split())[:120]})",
+        raise ConfigError(f"--storage {shown}: not a database URL ({scrub(' '.join(str(e).split()))[:120]})",
                           "pass a journal file path, sqlite:///file.db or postgresql://user@host/db",
                           key="storage") from e
     try:
