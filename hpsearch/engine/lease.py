@@ -4,7 +4,8 @@ Each worker's heartbeat thread (Leaser) rewrites the lease of the trial it train
 (at most 5 s). Another process declares the trial lost when it has *seen* the lease unchanged for `grace`
 seconds of its own monotonic clock (Watch); study.reconcile then fails it and enqueues its number again.
 The grace lives in the study (user attr `hpsearch_grace`), so every worker uses the same one: `--grace`,
-else HPSEARCH_GRACE, else 30 s (config/runtime.py).
+else HPSEARCH_GRACE, else 30 s (config/runtime.py). A trial claimed by a process on this machine that no
+longer exists (its "host:pid" worker attr) is stale at once: its owner is gone, no need to wait the grace.
 """
 
 from __future__ import annotations
@@ -18,6 +19,29 @@ from hpsearch.engine.storage import Handle, on_handle
 
 GRACE_ATTR = "hpsearch_grace"  # study user attr: seconds without a heartbeat after which a trial is lost
 LEASE_ATTR = "hpsearch_lease"  # trial system attr: rewritten by the heartbeat of a RUNNING trial's worker
+
+
+WORKER_ATTR = "worker"  # trial user attr "host:pid" of the process that claimed it (study.py writes it)
+
+
+def owner_gone(worker: Any) -> bool:
+    """Whether `worker` ("host:pid") names a process of this machine that no longer exists. False when it is
+    another machine's, this process, or still alive (a reused pid only means waiting the grace)."""
+    import os
+    import socket
+
+    if not isinstance(worker, str) or ":" not in worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False
+    return False
 
 
 def heartbeat_every(grace: float) -> float:
@@ -48,6 +72,9 @@ class Watch:
         if t.state != TrialState.RUNNING:
             self.seen.pop(t.number, None)
             return False
+        if owner_gone(t.user_attrs.get(WORKER_ATTR)):
+            self.seen.pop(t.number, None)
+            return True
         lease, now = t.system_attrs.get(LEASE_ATTR), self.clock()
         old = self.seen.get(t.number)
         if old is None or old[0] != lease:

@@ -121,6 +121,7 @@ def run_stage(req: StageRequest, runtime: Runtime, pool=None, progress: Progress
         "interrupted": outcome.stopped_by is not None, "ran_now": workers.ran_here(h, plan, outcome, ended),
         "seconds": round(time.perf_counter() - t0, 3)})
     results_file.write(req.out, doc)
+    _tell(note, h.notes())
     return StageOutcome(doc, outcome.stopped_by, problems)
 
 

@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,11 +170,54 @@ def refuse_shared_sqlite(url: str | None, what: str) -> None:
                           "(--storage postgresql://user@host/db), as Optuna advises")
 
 
+SYNC_EVERY = 1.0  # seconds: a journal append fsyncs when the last fsync is older than this
+
+
+def repair_journal(path: str) -> str | None:
+    """If the journal's last record is cut off (no final newline), move that partial record to `<path>.damaged`
+    and cut the journal back to its last whole record; returns a one-line note of it, else None. Call it with
+    the journal's lock held (a writer holds it for a whole append, so a partial line under it is a dead one)."""
+    try:
+        with open(path, "rb+") as f:
+            end = f.seek(0, os.SEEK_END)
+            if end == 0:
+                return None
+            f.seek(end - 1)
+            if f.read(1) == b"\n":
+                return None
+            back = min(end, 1 << 16)
+            while True:  # find the last newline, reading backwards in blocks
+                f.seek(end - back)
+                block = f.read(back)
+                cut = block.rfind(b"\n")
+                if cut >= 0 or back == end:
+                    break
+                back = min(end, back * 2)
+            keep = end - back + cut + 1 if cut >= 0 else 0
+            f.seek(keep)
+            partial = f.read()
+            with open(path + ".damaged", "ab") as side:
+                side.write(partial + b"\n")
+                side.flush()
+                os.fsync(side.fileno())
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+    except FileNotFoundError:
+        return None
+    return (f"{path}: its last record was cut off ({len(partial)} bytes, a crash or a full disk?); it was set aside "
+            f"in {path}.damaged and the study goes on with every whole record")
+
+
 def journal_backend(path: str):
     """Optuna's JournalFileBackend (same file format, same lock) without an fsync per record.
 
     An fsync per record costs more than training a small trial (README, Performance). Records still reach
-    the OS at once (a killed process loses nothing); `sync()` makes them durable at the end of a run.
+    the OS at once (a killed process loses nothing); an append fsyncs when the last fsync is older than
+    SYNC_EVERY seconds (a power loss loses at most that much), and `sync()` makes everything durable at the end.
+
+    A cut-off last record (a crash mid-write, a full disk) is set aside before anything is appended after it
+    (repair_journal): appending onto a partial line would corrupt the journal for good.
 
     `hold()` keeps Optuna's lock for a whole critical section (enqueueing the plan): appends made meanwhile
     by this process (any thread: JournalStorage serializes them) skip the lock they already hold.
@@ -188,6 +232,8 @@ def journal_backend(path: str):
             # makes "is it held? else take it" atomic against hold(): JournalStorage calls append_logs with
             # its own thread lock taken, which hold()'s thread may be waiting for (no lock-order cycle)
             self.hp_mutex = threading.Lock()
+            self.hp_synced = time.monotonic()  # when the journal was last fsync'd
+            self.hp_notes: list[str] = []  # repairs made (a cut-off record set aside), for a warning
             super().__init__(file_path, self.hp_lock)
 
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
@@ -197,8 +243,16 @@ def journal_backend(path: str):
                 if mine:
                     self.hp_lock.acquire()  # blocks until held
             try:
+                note = repair_journal(self.hp_path)  # never append after a partial line
+                if note:
+                    self.hp_notes.append(note)
                 with open(self.hp_path, "ab") as f:
                     f.write(text.encode("utf-8"))
+                    now = time.monotonic()
+                    if now - self.hp_synced >= SYNC_EVERY:
+                        f.flush()
+                        os.fsync(f.fileno())
+                        self.hp_synced = now
             finally:
                 if mine:
                     self.hp_lock.release()
@@ -261,6 +315,13 @@ class Handle:
     locker: Callable[[str], Any] | None = None  # PostgreSQL: advisory lock by name
     _owner: int | None = field(default=None, repr=False)  # thread holding lock()
 
+    def notes(self) -> list[str]:
+        """Repairs made to the journal so far (a cut-off last record set aside), each once."""
+        if self.backend is None:
+            return []
+        out, self.backend.hp_notes[:] = list(self.backend.hp_notes), []
+        return out
+
     def sync(self) -> None:
         if self.backend is not None:
             with contextlib.suppress(OSError):
@@ -314,8 +375,8 @@ def open_study(url: str | None, journal: Path | None, name: str, fresh: bool = F
             if fresh and not url and journal_path.is_file() and \
                     {st.study_name for st in JournalStorage(journal_backend(str(journal_path))).get_all_studies()} <= {name}:
                 journal_path.unlink()  # our own journal holds only this study: a new file, not a longer log
-            backend = journal_backend(str(journal_path))
-            guard = backend.hold()
+            backend = journal_backend(str(journal_path))  # Optuna reads past a cut-off last record; the
+            guard = backend.hold()  # first append sets it aside (repair_journal): read-only opens write nothing
         else:
             check_url(url)
             locker = _pg_locker(url) if url.split("://", 1)[0].split("+", 1)[0] == "postgresql" else None
@@ -332,7 +393,11 @@ def open_study(url: str | None, journal: Path | None, name: str, fresh: bool = F
                                   "start it first with hpsearch coarse --storage ... --study NAME")
             if fresh and name in names:
                 optuna.delete_study(study_name=name, storage=storage)
-            study = optuna.create_study(storage=storage, study_name=name, direction="maximize",
-                                        load_if_exists=True, sampler=optuna.samplers.RandomSampler(seed=0))
+                names.discard(name)
+            sampler = optuna.samplers.RandomSampler(seed=0)
+            if name in names:  # load, not create_study(load_if_exists=True): that one appends a record first
+                study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+            else:
+                study = optuna.create_study(storage=storage, study_name=name, direction="maximize", sampler=sampler)
         return Handle(study, storage, storage.get_study_id_from_name(name), name, where, backend,
                       join_url(url, journal_path), locker)

@@ -26,13 +26,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from hpsearch.engine.lease import Watch
+from hpsearch.engine.lease import WORKER_ATTR, Watch  # WORKER_ATTR: trial user attr "host:pid" of its claimer
 from hpsearch.engine.storage import Handle, on_handle
 
 HP_NUMBER = "hp_number"  # user attr: the trial's number in the plan (Optuna's own numbers include retries)
 PLAN_ATTR = "hpsearch"  # study user attr: what the study searches (a resumed run must match it)
 META_ATTR = "hpsearch_meta"  # study user attr: how to describe it (data spec, parent): see identity.py
-WORKER_ATTR = "worker"  # trial user attr "host:pid" of the process that claimed it
 RESULT_ATTR = "result"  # trial user attr: the TrialRecord metrics (one record instead of ten)
 DONE_FAIL = "failed"  # user attr status of a FAIL trial that counts as done
 

@@ -1,0 +1,89 @@
+"""A damaged journal loses no finished trial (issue 16, item 1): a cut-off last record is set aside before
+anything is appended after it, read-only commands write nothing, and a trial claimed by a process that is gone
+is taken back at once, not after the grace."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from hpsearch.cli import app
+from hpsearch.engine.lease import owner_gone
+from hpsearch.engine.storage import journal_backend, repair_journal
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    d = tmp_path_factory.mktemp("journal")
+    # another process: the trial whose last record gets cut was claimed by a process that is gone by now
+    r = subprocess.run([sys.executable, "-m", "hpsearch", "coarse", "--trials", "6", "--epochs", "1", "--hidden",
+                        "8", "--out", str(d / "r.json"), "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return d / "r.journal"
+
+
+def whole_records(data: bytes) -> list:
+    return [json.loads(line) for line in data.split(b"\n") if line]
+
+
+def test_a_journal_cut_at_every_byte_of_its_last_record_keeps_every_whole_record(finished, tmp_path):
+    from optuna.storages.journal import JournalStorage
+
+    data = finished.read_bytes()
+    start = data.rstrip(b"\n").rfind(b"\n") + 1  # the last record's first byte
+    before = whole_records(data[:start])
+    for cut in range(start + 1, len(data)):  # a partial last record: 1 byte .. all but its newline
+        path = tmp_path / f"cut{cut}.journal"
+        path.write_bytes(data[:cut])
+        note = repair_journal(str(path))
+        assert note is not None and "cut off" in note
+        assert whole_records(path.read_bytes()) == before  # every whole record kept, nothing else
+        assert (tmp_path / f"cut{cut}.journal.damaged").read_bytes() == data[start:cut] + b"\n"  # set aside
+        storage = JournalStorage(journal_backend(str(path)))
+        assert [s.study_name for s in storage.get_all_studies()] == ["coarse-r"]
+    path = tmp_path / "whole.journal"
+    path.write_bytes(data)
+    assert repair_journal(str(path)) is None and path.read_bytes() == data  # an intact journal is left alone
+
+
+@pytest.mark.parametrize("cut_back", [1, 20, 100])
+def test_a_search_resumes_after_a_cut_off_record_and_export_writes_nothing(finished, tmp_path, cut_back):
+    shutil.copy(finished.with_suffix(".json"), tmp_path / "r.json")
+    journal = tmp_path / "r.journal"
+    data = finished.read_bytes()
+    journal.write_bytes(data[:len(data) - cut_back])
+    damaged = journal.read_bytes()
+    r = run("export", "--storage", journal, "--study", "coarse-r", "--out", tmp_path / "e.json", "--quiet")
+    assert r.exit_code in (0, 1), r.stderr
+    assert journal.read_bytes() == damaged  # a read-only command never writes to the study
+    r = run("coarse", "--trials", "8", "--epochs", "1", "--hidden", "8", "--out", tmp_path / "r.json", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert "cut off" in r.stderr and (tmp_path / "r.journal.damaged").is_file()
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["progress"]["done"] == 8 and doc["progress"]["seconds"] < 10  # the cut trial ran again, at once
+    assert all(json.loads(line) for line in journal.read_bytes().splitlines())  # the journal is whole again
+
+
+def test_a_trial_of_a_process_that_is_gone_is_stale_at_once():
+    import os
+    import socket
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    here = socket.gethostname()
+    assert owner_gone(f"{here}:{p.pid}")
+    assert not owner_gone(f"{here}:{os.getpid()}")  # this process
+    assert not owner_gone(f"another-host:{p.pid}")  # another machine's: only the grace can tell
+    assert not owner_gone(f"{here}:1")  # alive (init), or not ours to signal
+    assert not owner_gone(None) and not owner_gone("junk")
