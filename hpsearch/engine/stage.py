@@ -190,6 +190,7 @@ def join_study(storage_url: str, name: str, data: str | None, wait: float, share
     _tell(note, problems)
     plan = outcome.plan or plan  # the study's plan may have grown (a larger --trials) while this worker ran
     done = len(study.done_trials(h, range(len(plan.trials))))
+    _tell(note, h.notes())
     return JoinOutcome(outcome, len(ended), problems, h.where, len(plan.trials), done,
                        workers.ran_here(h, plan, outcome, ended))
 
