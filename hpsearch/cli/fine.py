@@ -13,8 +13,9 @@ from hpsearch.cli.coarse import override
 From = Annotated[str, typer.Option("--from", help="Results file of the previous stage (coarse or fine).")]
 TopKFrom = Annotated[Optional[int], typer.Option("--top-k", help="Narrow around this many best trials instead "
                                                  "of the parent's modelled good region.")]
-Out = Annotated[Optional[str], typer.Option("--out", help="Results file (default: results.fine.json beside "
-                                            "--from; results.fine2.json after a fine file, and so on).")]
+Out = Annotated[Optional[str], typer.Option("--out", help="Results file (default: beside --from, its name with "
+                                            "'.fine': results.json -> results.fine.json, coarse.json -> "
+                                            "coarse.fine.json; after a fine file, .fine2, .fine3, ...).")]
 
 
 @flags.with_model_flags
