@@ -121,6 +121,15 @@ def _targets(save: str | None, jobs: list) -> list:
 
     if save is None:
         return [None] * len(jobs)
+    from hpsearch.config import files
+    from hpsearch.errors import ConfigError
+
+    if len(jobs) == 1:
+        try:
+            files.check_output(save)
+        except files.NotReadable as e:
+            raise ConfigError(f"--save {save}: {e.reason}", "give a new file name, e.g. --save model.npz",
+                              key="save") from None
     if len(jobs) > 1:
         folder = Path(save)
         try:

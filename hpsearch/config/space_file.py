@@ -42,14 +42,14 @@ def resolve(spec: str) -> Space:
 
 def load_space(path: str | Path) -> Space:
     """Read a YAML space file (yaml.safe_load only: a space file never runs code)."""
-    p = Path(path)
+    from hpsearch.config import files
+
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpaceError(f"--space {path}: no such file", "e.g. --space search_spaces/coarse.yaml") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpaceError(f"--space {path}: cannot read ({getattr(e, 'strerror', None) or e})",
-                         "pass a readable YAML file") from None
+        text = files.read_text(path, files.SPACE_LIMIT)
+    except files.NotReadable as e:
+        if e.missing:
+            raise SpaceError(f"--space {path}: no such file", "e.g. --space search_spaces/coarse.yaml") from None
+        raise SpaceError(f"--space {path}: {e.reason}", "pass a YAML space file") from None
     return parse_yaml(text, str(path))
 
 

@@ -175,10 +175,34 @@ def ran_here(h, plan, outcome, ended: list[tuple[int, int]]) -> int:
     return outcome.ran + sum(t.user_attrs.get(study.WORKER_ATTR) in kids for t in done)
 
 
+WORKER_MEMORY = 200 * 2**20  # bytes a worker process needs at least (an interpreter with NumPy and Optuna loaded)
+JOBS_PER_CORE = 4  # more processes than this per core only contend
+
+
+def max_jobs() -> int:
+    """The most worker processes this machine can run usefully: JOBS_PER_CORE per core, and as many as its
+    available memory holds at WORKER_MEMORY each (at least 1)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = JOBS_PER_CORE * cores
+    try:
+        with open("/proc/meminfo") as f:
+            avail = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+        limit = min(limit, avail // WORKER_MEMORY)
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass
+    return max(1, limit)
+
+
 def check_jobs(jobs: int, url: str | None) -> None:
     if jobs < 0:
         raise ConfigError(f"--jobs must be >= 0, got {jobs}", "e.g. --jobs 2 (one per core); 0 only enqueues",
                           key="jobs")
+    top = max_jobs()
+    if jobs > top:
+        raise ConfigError(f"--jobs {jobs} is more than this machine can run usefully ({top}: {JOBS_PER_CORE} per "
+                          f"core, {WORKER_MEMORY // 2**20} MiB of available memory each)",
+                          f"use --jobs {min(top, os.cpu_count() or 1)} (one per core), or start `hpsearch worker` "
+                          "processes on other machines", key="jobs")
     if jobs != 1:  # --jobs 0 only enqueues, for `hpsearch worker` processes: SQLite cannot serve them either
         refuse_shared_sqlite(url, f"--jobs {jobs}")
 

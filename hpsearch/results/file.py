@@ -60,12 +60,20 @@ def _file_mode(path: Path) -> int:
 
 def check_writable(path: str | Path) -> None:
     """Fail before searching, not after, when --out cannot be written."""
+    from hpsearch.config import files
+    from hpsearch.errors import ConfigError
+
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
         raise OutputError(f"--out {path}: is a folder", "give a file name, e.g. --out results.json")
     if not folder.is_dir():
         raise OutputError(f"--out {path}: folder {folder} does not exist", "create it or choose another path")
+    try:
+        files.check_output(p)
+    except files.NotReadable as e:
+        raise ConfigError(f"--out {path}: {e.reason}", "give a new file name, e.g. --out results.json",
+                          key="out") from None
     if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise OutputError(f"--out {path}: not writable", "choose a writable path")
 
@@ -93,15 +101,14 @@ def doc_fingerprint(doc: dict) -> str:
 
 def read(path: str | Path) -> dict:
     """Read and validate a results file. Errors: ResultsError naming the file and key (exit 2)."""
-    p = Path(path)
+    from hpsearch.config import files
+
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such results file", "run `hpsearch coarse` first, or pass its --out") from None
-    except IsADirectoryError:
-        raise ResultsError(f"{path}: is a folder, not a results file", "pass the results.json file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ResultsError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})", "check the path") from None
+        text = files.read_text(path, files.RESULTS_LIMIT)
+    except files.NotReadable as e:
+        if e.missing:
+            raise ResultsError(f"{path}: no such results file", "run `hpsearch coarse` first, or pass its --out") from None
+        raise ResultsError(f"{path}: {e.reason}", "pass the results.json file a search wrote") from None
     try:
         doc = json.loads(text, parse_constant=_no_constant)
     except (json.JSONDecodeError, ValueError) as e:

@@ -55,5 +55,16 @@ def refuse_pickle(path: Path) -> DataError:
 
 
 def check_exists(path: Path) -> None:
-    if not path.exists():
-        raise DataError(f"{path}: no such file", "check the path")
+    """The path exists and is a folder or a regular file (a FIFO or a device would hang or never end)."""
+    import stat
+
+    from hpsearch.config.files import kind
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file", "check the path") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})", "check the path") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise DataError(f"{path}: is {kind(mode)}, not a data file", "pass a regular file or a folder")

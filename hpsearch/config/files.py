@@ -1,0 +1,73 @@
+"""Reading the small text files a command takes (space files, results files) safely: only regular files,
+never more than a size limit, never blocking (a FIFO or a device would hang a plain read)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+SPACE_LIMIT = 1 << 20  # a space file is a few hundred bytes; 1 MiB leaves room and keeps YAML parsing fast
+RESULTS_LIMIT = 256 << 20  # a results file of a 100,000-trial search is about 100 MiB
+
+
+class NotReadable(Exception):
+    """Why `read_text` refused or failed: `reason` is one line without the path."""
+
+    def __init__(self, reason: str, missing: bool = False):
+        super().__init__(reason)
+        self.reason, self.missing = reason, missing
+
+
+def kind(mode: int) -> str:
+    return ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
+
+
+def read_text(path, limit: int) -> str:
+    """The UTF-8 text of the regular file `path`, at most `limit` bytes; NotReadable otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+    except FileNotFoundError:
+        raise NotReadable("no such file", missing=True) from None
+    except IsADirectoryError:
+        raise NotReadable("is a folder") from None
+    except OSError as e:
+        raise NotReadable(f"cannot read ({e.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotReadable(f"is {kind(st.st_mode)}, not a regular file")
+        if st.st_size > limit:
+            raise NotReadable(f"is {st.st_size:,} bytes, more than the {limit:,} allowed")
+        data = os.read(fd, limit + 1)
+        chunks = [data]
+        while data and sum(map(len, chunks)) <= limit:
+            data = os.read(fd, limit + 1)
+            chunks.append(data)
+        raw = b"".join(chunks)
+        if len(raw) > limit:
+            raise NotReadable(f"is more than the {limit:,} bytes allowed")
+    except OSError as e:
+        raise NotReadable(f"cannot read ({e.strerror})") from None
+    finally:
+        os.close(fd)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotReadable("is not UTF-8 text") from None
+
+
+def check_output(path) -> None:
+    """`path` may be written (replaced atomically): a new path, or an existing regular file that is not a
+    symlink; raises NotReadable (reason) otherwise, so that a device or a link is never replaced."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):  # a new path (a missing folder is the caller's to report)
+        return
+    except OSError as e:
+        raise NotReadable(f"cannot check ({e.strerror})") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise NotReadable("is a symbolic link (it would be replaced by a file)")
+    if not stat.S_ISREG(st.st_mode):
+        raise NotReadable(f"is {kind(st.st_mode)} (only a regular file or a new path can be written)")
