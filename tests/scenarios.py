@@ -50,7 +50,7 @@ def doc(sp, seed: int = 0, **surface) -> dict:
     best = max(done, key=lambda t: (t["val_acc"], -t["number"])) if done else None
     out = {"schema_version": 2, "command": "coarse", "settings": {"seed": seed},
            "data": {"spec": "digits", "fingerprint": "f", "classes": round(1 / CHANCE), "val_samples": VAL},
-           "space": sp.to_dict(), "parent": None, "progress": {},
+           "space": sp.to_dict(), "parent": None, "progress": {"requested": len(trials), "done": len(trials)},
            "fixed": {k: v for k, v in make_plan(sp, 0).trials[0].config.to_dict().items() if k not in searched},
            "trials": trials, "best": best and {"number": best["number"], "params": best["params"],
                                                "val_acc": best["val_acc"]}, "warnings": []}

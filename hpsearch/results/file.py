@@ -111,6 +111,9 @@ def read(path: str | Path) -> dict:
         raise ResultsError(f"{path}: {e.reason}", "pass the results.json file a search wrote") from None
     try:
         doc = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ResultsError(f"{path}: nested too deeply to be a results file", "pass the results.json file a search "
+                           "wrote") from None
     except (json.JSONDecodeError, ValueError) as e:
         where = f" at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
         raise ResultsError(f"{path}: not valid JSON{where} (truncated or edited?)",

@@ -78,6 +78,10 @@ def validate(doc: Any, source: str) -> None:
         if t["number"] in numbers:
             bad(f"{where}.number", f"{t['number']} appears twice")
         numbers.add(t["number"])
+    _validate_progress(doc["progress"], bad)
+    _validate_narrowed(doc["settings"].get("narrowed"), bad)
+    for i, t in enumerate(doc["trials"]):
+        _validate_trial_extras(t, f"trials[{i}]", bad)
     for i, w in enumerate(doc["warnings"]):
         if not isinstance(w, dict) or not isinstance(w.get("kind"), str) or not isinstance(w.get("message"), str):
             bad(f"warnings[{i}]", "must be an object with a string kind and message")
@@ -87,8 +91,54 @@ def validate(doc: Any, source: str) -> None:
         if not isinstance(doc["best"].get("params"), dict) or set(doc["best"]["params"]) != names:
             bad("best.params", f"is missing or does not have the keys the space searches ({sorted(names)})")
         _validate_params(doc["best"]["params"], space, "best.params", bad)
-        if doc["best"].get("score") is not None and not _is_number(doc["best"]["score"]):
-            bad("best.score", f"must be a number or null, got {doc['best']['score']!r}")
+        for key in ("val_acc", "train_acc", "score"):
+            v = doc["best"].get(key)
+            if v is not None and not (_is_number(v) and 0 <= v <= 1):
+                bad(f"best.{key}", f"must be a number in [0, 1] or null, got {v!r}")
+
+
+def _validate_progress(p: dict, bad) -> None:
+    """progress: `requested` and `done` (counts the commands compare), `interrupted` a bool if present."""
+    for key in ("requested", "done"):
+        if key not in p:
+            bad(f"progress.{key}", "is missing")
+        if not (_is_int(p[key]) and p[key] >= 0):
+            bad(f"progress.{key}", f"must be an integer >= 0, got {p[key]!r}")
+    if "interrupted" in p and not isinstance(p["interrupted"], bool):
+        bad("progress.interrupted", f"must be true or false, got {p['interrupted']!r}")
+
+
+def _validate_narrowed(n: Any, bad) -> None:
+    """settings.narrowed (fine): how report shows it."""
+    if n is None:
+        return
+    if not isinstance(n, dict) or not _is_int(n.get("top_k")) or not isinstance(n.get("params"), dict):
+        bad("settings.narrowed", "must be an object with an integer top_k and a params object")
+    for name, ch in n["params"].items():
+        if not isinstance(ch, dict) or ch.get("kind") not in ("range", "choice", "fixed") or "from" not in ch \
+                or "to" not in ch:
+            bad(f"settings.narrowed.params.{name}", "must be an object with kind range|choice|fixed, from and to")
+        if ch["kind"] == "range" and not (isinstance(ch["to"], list) and len(ch["to"]) == 2):
+            bad(f"settings.narrowed.params.{name}.to", "must be [low, high] for a range")
+
+
+def _validate_trial_extras(t: dict, where: str, bad) -> None:
+    """The optional fields of a trial that report and fine read: diagnosis, train_acc, seconds, stopped_at."""
+    diag = t.get("diagnosis", [])
+    if not isinstance(diag, list) or not all(isinstance(d, dict) and isinstance(d.get("kind"), str)
+                                             and isinstance(d.get("message", ""), str) for d in diag):
+        bad(f"{where}.diagnosis", "must be a list of objects with a string kind and message")
+    for key in ("train_acc", "val_last"):
+        v = t.get(key)
+        if v is not None and not (_is_number(v) and 0 <= v <= 1):
+            bad(f"{where}.{key}", f"must be a number in [0, 1] or null, got {v!r}")
+    if t.get("seconds") is not None and not (_is_number(t["seconds"]) and t["seconds"] >= 0):
+        bad(f"{where}.seconds", f"must be a number >= 0, got {t['seconds']!r}")
+    if t.get("stopped_at") is not None and not isinstance(t["stopped_at"], dict):
+        bad(f"{where}.stopped_at", "must be an object or null")
+    if "val_curve" in t and not (isinstance(t["val_curve"], list) and all(
+            v is None or (_is_number(v) and 0 <= v <= 1) for v in t["val_curve"])):
+        bad(f"{where}.val_curve", "must be a list of numbers in [0, 1]")
 
 
 def _is_int(v: Any) -> bool:

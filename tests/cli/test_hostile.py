@@ -66,3 +66,43 @@ def test_absurd_jobs_are_refused_with_the_limit(tmp_path):
     r = run("coarse", "--jobs", 1000, "--out", tmp_path / "r.json", "--quiet")
     assert_one_line_error(r, 2, "--jobs 1000", "per core")
     assert not (tmp_path / "r.json").exists() and not (tmp_path / "r.journal").exists()
+
+
+@pytest.fixture(scope="module")
+def good_results(tmp_path_factory):
+    d = tmp_path_factory.mktemp("good")
+    r = run("coarse", "--trials", 3, "--epochs", 1, "--hidden", 8, "--out", d / "r.json", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    import json
+
+    return json.loads((d / "r.json").read_text())
+
+
+@pytest.mark.parametrize("edit,key", [
+    (lambda d: d.update(progress={}), "progress.requested"),
+    (lambda d: d["progress"].update(done="x"), "progress.done"),
+    (lambda d: d["trials"][0].update(diagnosis=5), "trials[0].diagnosis"),
+    (lambda d: d["trials"][0].update(diagnosis=[{"message": "no kind"}]), "trials[0].diagnosis"),
+    (lambda d: d["trials"][0].update(train_acc=7), "trials[0].train_acc"),
+    (lambda d: d["trials"][0].update(val_curve="x"), "trials[0].val_curve"),
+    (lambda d: d["best"].update(val_acc="high"), "best.val_acc"),
+    (lambda d: d.update(warnings=[1]), "warnings[0]"),
+    (lambda d: d.update(warnings=[{"kind": "boundary"}]), "warnings[0]"),
+    (lambda d: d["settings"].update(narrowed={"top_k": 3, "params": {"lr": 5}}), "settings.narrowed.params.lr"),
+])
+def test_every_field_a_command_reads_is_validated(good_results, tmp_path, edit, key):
+    import copy
+    import json
+
+    doc = copy.deepcopy(good_results)
+    edit(doc)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(doc))
+    for args in (("report", p), ("fine", "--from", p, "--quiet"), ("train", "--from", p, "--quiet")):
+        assert_one_line_error(run(*args), 2, key)
+
+
+def test_a_deeply_nested_file_is_one_line(tmp_path):
+    p = tmp_path / "deep.json"
+    p.write_text("[" * 200_000)
+    assert_one_line_error(run("report", p), 2, "nested too deeply")

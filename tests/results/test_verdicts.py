@@ -201,7 +201,7 @@ def results_doc(sp, vals, statuses=None, seed=0):
     best = max(done, key=lambda t: (t["val_acc"], -t["number"])) if done else None
     searched = {n for n, _ in sp.params}
     doc = {"schema_version": 2, "command": "coarse", "settings": {"seed": seed}, "data": {"spec": "digits",
-           "fingerprint": "f"}, "space": sp.to_dict(), "parent": None, "progress": {},
+           "fingerprint": "f"}, "space": sp.to_dict(), "parent": None, "progress": {"requested": len(trials), "done": len(trials)},
            "fixed": {k: v for k, v in plan.trials[0].config.to_dict().items() if k not in searched},
            "trials": trials, "best": best and {"number": best["number"], "params": best["params"],
                                                "val_acc": best["val_acc"]}, "warnings": []}
