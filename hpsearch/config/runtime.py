@@ -46,3 +46,15 @@ def check_grace(grace: float, source: str = "--grace") -> float:
         raise ConfigError(f"{source} must be between 0.5 and 86400 seconds, got {grace:g}",
                           f"e.g. {example} (a heartbeat is written every grace/4 s)", key="grace")
     return float(grace)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -183,13 +183,12 @@ def max_jobs() -> int:
     """The most worker processes this machine can run usefully: JOBS_PER_CORE per core, and as many as its
     available memory holds at WORKER_MEMORY each (at least 1)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from hpsearch.config.runtime import available_memory
+
     limit = JOBS_PER_CORE * cores
-    try:
-        with open("/proc/meminfo") as f:
-            avail = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    avail = available_memory()
+    if avail is not None:
         limit = min(limit, avail // WORKER_MEMORY)
-    except (OSError, StopIteration, ValueError, IndexError):
-        pass
     return max(1, limit)
 
 

@@ -106,7 +106,7 @@ def load_model(path: str) -> SavedModel:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, MemoryError) as e:
         raise ModelFileError(f"{path}: not a readable model file ({type(e).__name__}: {e})",
                              "give a file written by hpsearch train --save") from None
     header = _header(path, arrays)

@@ -106,3 +106,44 @@ def test_a_deeply_nested_file_is_one_line(tmp_path):
     p = tmp_path / "deep.json"
     p.write_text("[" * 200_000)
     assert_one_line_error(run("report", p), 2, "nested too deeply")
+
+
+def _npz_claiming(path, shape):
+    """An .npz whose X header claims `shape` but holds 16 bytes."""
+    import io
+    import struct
+    import zipfile
+
+    import numpy as np
+
+    hdr = repr({"descr": "<f8", "fortran_order": False, "shape": shape}).encode()
+    hdr += b" " * (63 - (10 + len(hdr)) % 64) + b"\n"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("X.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + b"\x00" * 16)
+        y = io.BytesIO()
+        np.save(y, np.zeros(3, np.int64))
+        z.writestr("y.npy", y.getvalue())
+
+
+def test_hostile_data_files_are_one_line(tmp_path):
+    import pickle
+    import zipfile
+
+    huge = tmp_path / "huge.npz"
+    _npz_claiming(huge, (1_000_000, 1_000_000))
+    assert_one_line_error(run("train", "--data", huge, "--quiet"), 2, "huge.npz", "GiB")
+    pkl = tmp_path / "pickle.npz"
+    with zipfile.ZipFile(pkl, "w") as z:
+        z.writestr("X.npy", pickle.dumps([1, 2]))
+        z.writestr("y.npy", pickle.dumps([1]))
+    assert_one_line_error(run("train", "--data", pkl, "--quiet"), 2, "not a .npy array")
+    field = tmp_path / "field.csv"
+    field.write_text("a,b\n" + "x" * 200_000 + ",1\n1,2\n")
+    assert_one_line_error(run("train", "--data", field, "--quiet"), 2, "field", "131,072")
+    label = tmp_path / "label.csv"
+    label.write_text("a,label\n" + "".join(f"{i},{'1e30' if i % 2 else 0}\n" for i in range(40)))
+    assert_one_line_error(run("train", "--data", label, "--quiet"), 2, "1e30", "integers")
+
+
+def test_a_network_too_big_for_memory_is_refused_before_allocating():
+    assert_one_line_error(run("train", "--hidden", 100_000_000, "--quiet"), 2, "hidden", "GiB")

@@ -31,6 +31,9 @@ def load_npz(path: Path, label_column: str | None = None):
             if missing:
                 raise DataError(f"{path}: missing array {missing[0]!r} (found {', '.join(z.files) or 'none'})",
                                 "save with np.savez(path, X=X, y=y)")
+            with zipfile.ZipFile(path) as zf:
+                for name in ("X", "y"):
+                    _check_npz_member(path, zf, name)
             return z["X"], z["y"]
     except DataError:
         raise
@@ -40,11 +43,39 @@ def load_npz(path: Path, label_column: str | None = None):
         raise DataError(f"{path}: not a readable .npz file ({e})", "save with np.savez(path, X=X, y=y)") from None
 
 
+def _check_npz_member(path: Path, zf: zipfile.ZipFile, name: str) -> None:
+    """An .npz member is a plain .npy array whose header fits in memory, read before anything is allocated
+    (a header may claim 10^12 values; a member may be a raw pickle)."""
+    from hpsearch.config.runtime import available_memory
+
+    with zf.open(name + ".npy") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0(f))
+        except ValueError as e:
+            raise DataError(f"{path}: member {name!r} is not a .npy array ({e})",
+                            "save plain numeric arrays with np.savez(path, X=X, y=y)") from None
+    if dtype.hasobject:
+        raise DataError(f"{path}: member {name!r} holds Python objects, which need pickle (refused)",
+                        "save plain numeric arrays with np.savez")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise DataError(f"{path}: member {name!r} has shape {shape} ({need / 2**30:.1f} GiB), more than the "
+                        f"{avail / 2**30:.1f} GiB of memory available", "use a smaller file, or X.npy + y.npy "
+                        "(memory-mapped)")
+
+
 def load_csv(path: Path, label_column: str | None = None):
     """A CSV with a header row; the label column is the last one unless `label_column` names another."""
     try:
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
+    except csv.Error as e:
+        raise DataError(f"{path}: not a CSV file the reader accepts ({e}; fields are limited to "
+                        f"{csv.field_size_limit():,} characters)", "save one sample per line, numbers separated by "
+                        "commas") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text CSV file", "save the data as UTF-8 CSV with a header row") from None
     except OSError as e:
@@ -81,6 +112,10 @@ def load_csv(path: Path, label_column: str | None = None):
         bad = next(v for v in labels if not _is_float(v))
         raise DataError(f"{path}: labels in column {header[li]!r} must be integers, got {bad!r}",
                         "encode classes as 0..C-1 or pick the label column with --label-column") from None
+    odd = [v for v, f in zip(labels, y) if not (np.isfinite(f) and f == int(f) and abs(f) < 2**53)]
+    if odd:
+        raise DataError(f"{path}: labels in column {header[li]!r} must be integers of ordinary size, got {odd[0]!r}",
+                        "encode classes as 0..C-1 or pick the label column with --label-column")
     return X, y
 
 

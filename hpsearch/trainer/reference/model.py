@@ -43,6 +43,22 @@ def param_layout(dims: list[int], batchnorm: bool) -> list[tuple[str, tuple[int,
     return out
 
 
+COPIES = 6  # parameter-sized arrays training keeps: the parameters, their gradients, two rule states, scratch
+
+
+def _check_memory(n_params: int, dtype: np.dtype, cfg: TrainConfig) -> None:
+    """Refuse a network whose training would not fit in the available memory, before allocating it."""
+    from hpsearch.config.runtime import available_memory
+    from hpsearch.errors import ConfigError
+
+    need = n_params * dtype.itemsize * COPIES
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise ConfigError(f"hidden {','.join(map(str, cfg.hidden)) or 'none'}: the network has {n_params:,} parameters, "
+                          f"which need about {need / 2**30:.1f} GiB to train; {avail / 2**30:.1f} GiB are available",
+                          "use narrower layers", key="hidden")
+
+
 class MLP:
     def __init__(self, input_dim: int, num_classes: int, cfg: TrainConfig, rng: np.random.Generator):
         self.cfg = cfg
@@ -59,6 +75,7 @@ class MLP:
         # step over all of them (trainer/fast/fused.py) instead of once per array. Write through the views
         # (`params[k][...] = v`); rebinding a key would take that array out of the buffer.
         self.layout = param_layout(self.dims, cfg.batchnorm)
+        _check_memory(self.layout[-1][3], self.dtype, cfg)
         self.flat = np.empty(self.layout[-1][3], dtype=self.dtype)
         self.params: dict[str, np.ndarray] = {
             name: self.flat[start:end].reshape(shape) for name, shape, start, end in self.layout}
