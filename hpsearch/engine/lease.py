@@ -15,33 +15,13 @@ import threading
 import time
 from typing import Any, Callable
 
-from hpsearch.engine.storage import Handle, on_handle
+from hpsearch.engine.storage import Handle, on_handle, owner_gone
 
 GRACE_ATTR = "hpsearch_grace"  # study user attr: seconds without a heartbeat after which a trial is lost
 LEASE_ATTR = "hpsearch_lease"  # trial system attr: rewritten by the heartbeat of a RUNNING trial's worker
 
 
 WORKER_ATTR = "worker"  # trial user attr "host:pid" of the process that claimed it (study.py writes it)
-
-
-def owner_gone(worker: Any) -> bool:
-    """Whether `worker` ("host:pid") names a process of this machine that no longer exists. False when it is
-    another machine's, this process, or still alive (a reused pid only means waiting the grace)."""
-    import os
-    import socket
-
-    if not isinstance(worker, str) or ":" not in worker:
-        return False
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OSError):
-        return False
-    return False
 
 
 def heartbeat_every(grace: float) -> float:

@@ -222,11 +222,11 @@ def journal_backend(path: str):
     `hold()` keeps Optuna's lock for a whole critical section (enqueueing the plan): appends made meanwhile
     by this process (any thread: JournalStorage serializes them) skip the lock they already hold.
     """
-    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+    from optuna.storages.journal import JournalFileBackend
 
     class Backend(JournalFileBackend):
         def __init__(self, file_path: str) -> None:
-            self.hp_path, self.hp_lock = file_path, JournalFileSymlinkLock(file_path)
+            self.hp_path, self.hp_lock = file_path, owned_lock(file_path)
             self.hp_held = False  # this process holds hp_lock for a hold()
             self.hp_guard = threading.Lock()  # one hold() at a time in this process
             # makes "is it held? else take it" atomic against hold(): JournalStorage calls append_logs with
@@ -274,6 +274,76 @@ def journal_backend(path: str):
                 os.fsync(f.fileno())
 
     return Backend(path)
+
+
+def owner_gone(worker: Any) -> bool:
+    """Whether `worker` ("host:pid") names a process of this machine that no longer exists. False when it is
+    another machine's, this process, or still alive (a reused pid only means waiting the grace)."""
+    import os
+    import socket
+
+    if not isinstance(worker, str) or ":" not in worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False
+    return False
+
+
+def owned_lock(path: str):
+    """Optuna's journal lock (a symlink `<journal>.lock`, same protocol, so Optuna processes interoperate) that
+    also records its owner ("host:pid" in `<journal>.lock.owner`): a lock left by a process of this machine
+    that is gone (SIGKILL, a SIGTERM before the handlers) is broken at once instead of after 30 s."""
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    class OwnedLock(JournalFileSymlinkLock):
+        def __init__(self, filepath: str) -> None:
+            super().__init__(filepath)
+            self.hp_owner = self._lock_file + ".owner"
+
+        def acquire(self) -> bool:
+            while True:
+                try:
+                    os.symlink(self._lock_target_file, self._lock_file)
+                except FileExistsError:
+                    if self._owner_gone():
+                        with contextlib.suppress(RuntimeError, OSError):
+                            super().release()  # its owner is gone: nobody else will release it
+                        continue
+                    got = super().acquire()  # a live owner: Optuna's wait (with its 30 s grace)
+                    self._write_owner()
+                    return got
+                self._write_owner()
+                return True
+
+        def release(self) -> None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.hp_owner)
+            super().release()
+
+        def _write_owner(self) -> None:
+            import socket
+
+            with contextlib.suppress(OSError):
+                tmp = f"{self.hp_owner}.{os.getpid()}"
+                with open(tmp, "w") as f:
+                    f.write(f"{socket.gethostname()}:{os.getpid()}")
+                os.replace(tmp, self.hp_owner)
+
+        def _owner_gone(self) -> bool:
+            try:
+                with open(self.hp_owner) as f:
+                    return owner_gone(f.read().strip())
+            except OSError:
+                return False
+
+    return OwnedLock(path)
 
 
 def _pg_locker(url: str) -> Callable[[str], Any]:

@@ -87,3 +87,26 @@ def test_a_trial_of_a_process_that_is_gone_is_stale_at_once():
     assert not owner_gone(f"another-host:{p.pid}")  # another machine's: only the grace can tell
     assert not owner_gone(f"{here}:1")  # alive (init), or not ours to signal
     assert not owner_gone(None) and not owner_gone("junk")
+
+
+def test_a_lock_left_by_a_killed_process_is_broken_at_once(finished, tmp_path):
+    """A process SIGKILLed while it holds the journal's lock: the next command does not wait Optuna's 30 s."""
+    import signal
+    import time
+
+    shutil.copy(finished.with_suffix(".json"), tmp_path / "r.json")
+    journal = tmp_path / "r.journal"
+    shutil.copy(finished, journal)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from hpsearch.engine.storage import owned_lock; "
+        f"lock = owned_lock({str(journal)!r}); lock.acquire(); print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert (tmp_path / "r.journal.lock").is_symlink()  # left behind
+    t0 = time.monotonic()
+    r = run("coarse", "--trials", "7", "--epochs", "1", "--hidden", "8", "--out", tmp_path / "r.json", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert time.monotonic() - t0 < 10  # not Optuna's 30 s grace
+    assert not (tmp_path / "r.journal.lock").exists()
