@@ -33,13 +33,44 @@ def warn_line(message: str) -> None:
     sys.stderr.write(f"hpsearch: warning: {message}\n")
 
 
+class Terminated(BaseException):
+    """SIGTERM before a command installs its own handling (the search loop's Stopper): unwind (not an Exception,
+    so no `except Exception` swallows it; not a KeyboardInterrupt, which click turns into exit 130), so every
+    `finally` runs (locks released), and exit 143."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+
 class HPSearchGroup(TyperGroup):
-    """Maps every error to one line on stderr and its exit code; a traceback only with --debug."""
+    """Maps every error to one line on stderr and its exit code; a traceback only with --debug. SIGTERM is
+    handled from the first moment (a search replaces the handler with its own while it runs)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        import signal
+        import threading
+
         args = list(sys.argv[1:] if args is None else args)
         if "--debug" in args:
             state["debug"] = True
+        previous = None
+        current = signal.getsignal(signal.SIGTERM)
+        if threading.current_thread() is threading.main_thread() and (
+                current == signal.SIG_DFL or getattr(current, "hpsearch_early", False)):
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            rv = self._run(args, prog_name, complete_var, extra)
+        finally:
+            if previous is not None:  # a caller in the same process (tests, another program) gets its own back
+                signal.signal(signal.SIGTERM, previous)
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args, prog_name, complete_var, extra):
         try:
             rv = super().main(args=args, prog_name=prog_name or "hpsearch", complete_var=complete_var,
                               standalone_mode=False, **extra)
@@ -56,9 +87,10 @@ class HPSearchGroup(TyperGroup):
             rv = e.exit_code
         except _Abort:
             rv = 130
+        except Terminated:
+            sys.stderr.write("hpsearch: interrupted by SIGTERM (what finished is saved; run the same command "
+                             "again to resume)\n")
+            rv = 143
         except KeyboardInterrupt:
             rv = 130
-        code = rv if isinstance(rv, int) else 0
-        if standalone_mode:
-            sys.exit(code)
-        return code
+        return rv
