@@ -77,7 +77,8 @@ class HPSearchGroup(TyperGroup):
         except HPSearchError as e:
             if state["debug"]:
                 raise
-            fail_line(str(e))
+            if not (e.exit_code == 3 and os.environ.get("HPSEARCH_PARENT_PID")):
+                fail_line(str(e))  # a --jobs child's storage fault is its coordinator's to report: once
             rv = e.exit_code
         except _UsageFailure as e:  # usage errors: unknown flag, bad value type
             if state["debug"]:

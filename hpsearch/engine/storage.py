@@ -34,9 +34,45 @@ def faults(where: str):
     except StorageError:
         raise
     except (OSError, ValueError, ImportError, optuna.exceptions.OptunaError, _sqlalchemy_error()) as e:
-        text = scrub(" ".join(str(e).split()))[:300] or type(e).__name__
-        raise StorageError(f"storage {where}: {text}",
-                           "check --storage (a journal file path, sqlite:///file.db or postgresql://...)") from e
+        what, hint = explain(e)
+        raise StorageError(f"storage {where}: {what}", hint) from e
+
+
+# What a database driver's message means, for one line that says what happened: (needles, what, hint)
+DB_FAULTS = (
+    (("password authentication failed", "authentication failed"), "authentication failed",
+     "check the user, and the password in ~/.pgpass or PGPASSWORD"),
+    (("role", "does not exist"), "the database user does not exist", "check the user name in the URL"),
+    (("database", "does not exist"), "the database does not exist", "create it, or check its name in the URL"),
+    (("server closed the connection",), "the connection to the database was lost",
+     "what finished is saved: run the same command again once the server is back"),
+    (("terminating connection",), "the database server shut the connection down",
+     "what finished is saved: run the same command again once the server is back"),
+    (("consuming input failed",), "the connection to the database was lost",
+     "what finished is saved: run the same command again once the server is back"),
+    (("connection refused",), "the database server refused the connection (not running, or another port?)",
+     "check the host and port in the URL, and that the server runs"),
+    (("could not translate host name",), "the database host name does not resolve", "check the host in the URL"),
+    (("invalid port",), "the port in the URL is not valid", "check the port in the URL"),
+    (("timeout expired",), "the database server did not answer in time", "check the host, port and network"),
+)
+
+
+def explain(e: BaseException) -> tuple[str, str]:
+    """(what happened, how to fix it) for a storage fault, from the deepest cause in its chain: one line, the
+    password scrubbed. Optuna's own wrapper texts ("... e.g. exceeding max length") are looked through."""
+    chain, seen = [], set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    texts = [" ".join(str(x).split()) for x in chain]
+    low = " | ".join(t.lower() for t in texts)
+    for needles, what, hint in DB_FAULTS:
+        if all(n in low for n in needles):
+            return what, hint
+    text = scrub(next((t for t in reversed(texts) if t), type(chain[0]).__name__))[:300]
+    return text, "check --storage (a journal file path, sqlite:///file.db or postgresql://...)"
 
 
 def on_handle(fn):

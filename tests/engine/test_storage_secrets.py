@@ -47,3 +47,39 @@ def test_a_bad_url_with_a_password_is_refused_without_showing_it():
     r = CliRunner().invoke(app, ["coarse", "--trials", "2", "--epochs", "1", "--storage",
                                  "nosuchdb://hp:hunter2@db/x?password=hunter3", "--quiet"])
     assert r.exit_code == 2 and "hunter2" not in r.stderr and "hunter3" not in r.stderr and "***" in r.stderr
+
+
+def _chain(*texts):
+    """An exception whose causes carry `texts`, outermost first (as Optuna wraps a driver's error)."""
+    err = None
+    for t in reversed(texts):
+        try:
+            raise RuntimeError(t) from err
+        except RuntimeError as e:
+            err = e
+    return err
+
+
+@pytest.mark.parametrize("texts,what", [
+    (("An exception is raised during the commit. This typically happens due to invalid data in the commit, e.g. "
+      "exceeding max length.", "(psycopg.OperationalError) consuming input failed: server closed the connection "
+      "unexpectedly"), "the connection to the database was lost"),
+    (("connection failed: FATAL: password authentication failed for user \"hp\"",), "authentication failed"),
+    (("FATAL: role \"x\" does not exist",), "the database user does not exist"),
+    (("FATAL: database \"hp\" does not exist",), "the database does not exist"),
+    (("connection failed: Connection refused",), "refused the connection"),
+    (("FATAL: terminating connection due to administrator command",), "shut the connection down"),
+])
+def test_a_database_fault_says_what_happened_in_one_line(texts, what):
+    from hpsearch.engine.storage import explain
+
+    said, hint = explain(_chain(*texts))
+    assert what in said and "max length" not in said and "\n" not in said and hint
+
+
+def test_an_unknown_fault_keeps_the_driver_text_without_the_password():
+    from hpsearch.engine.storage import explain
+
+    describe("postgresql://hp:sekr1t@db/h")
+    said, _ = explain(_chain("wrapper", "something odd with sekr1t inside"))
+    assert "something odd" in said and "sekr1t" not in said
