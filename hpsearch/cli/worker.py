@@ -52,6 +52,8 @@ def worker(
     if not storage:
         raise ConfigError("worker: --storage is required", "pass the coordinator's --storage (or set HPSEARCH_STORAGE)",
                           key="storage")
+    if not wait >= 0:  # negative or NaN
+        raise ConfigError(f"--wait must be a number of seconds >= 0, got {wait}", "e.g. --wait 60", key="wait")
     study_storage.refuse_shared_sqlite(storage, "hpsearch worker")
     workers.check_jobs(jobs, storage)
     parent = os.environ.get(workers.PARENT_ENV, "")

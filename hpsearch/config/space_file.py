@@ -63,7 +63,28 @@ def parse_yaml(text: str, source: str) -> Space:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise SpaceError(f"{source}: not valid YAML{where} ({getattr(e, 'problem', None) or 'syntax error'})",
                          "check indentation and quoting") from None
+    _check_expansion(obj, source)
     return parse_space(obj, source)
+
+
+MAX_VALUES = 100_000  # values a space may expand to: YAML aliases can make a 1 kB file a billion values
+
+
+def _check_expansion(obj: Any, source: str) -> None:
+    """Refuse a document whose aliases expand past MAX_VALUES (billion laughs, or a cycle) before any step
+    walks or prints it; counts with an early stop, so the check itself stays cheap."""
+    stack, count = [obj], 0
+    while stack:
+        v = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise SpaceError(f"{source}: expands to more than {MAX_VALUES:,} values (YAML anchors and aliases?)",
+                             "write the space out without aliases")
+        if isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
 
 
 def parse_space(obj: Any, source: str = "<space>") -> Space:

@@ -85,3 +85,8 @@ def check_data(plan: Plan, split) -> None:
     if worst > n:
         raise DataError(f"{split.name}: the training split has {n} samples, fewer than a batch of {worst}",
                         f"lower batch_size to at most {n} (space file or --batch-size)", key="batch_size")
+    from hpsearch.trainer.reference import model  # the network's own memory check, before any trial allocates
+
+    for cfg in {(t.config.hidden, t.config.batchnorm, t.config.dtype): t.config for t in plan.trials}.values():
+        dims = [split.X_train.shape[1], *cfg.hidden, split.num_classes]
+        model.check_memory(model.param_layout(dims, cfg.batchnorm)[-1][3], np.dtype(cfg.dtype), cfg)

@@ -456,6 +456,25 @@ class Handle:
                 self._owner = None
 
 
+def _check_journal_kind(path: Path, where: str) -> None:
+    """A journal is a regular file or a new path: a device, a FIFO or a folder is refused (exit 2), never
+    opened (a FIFO would block, a device is not a log)."""
+    import stat
+
+    from hpsearch.config.files import kind
+
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as e:
+        raise StorageError(f"storage {where}: cannot check the journal ({e.strerror})", "check --storage") from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"--storage {where}: is {kind(mode)}, not a journal file",
+                          "pass a journal file path (a new one is created), sqlite:///file.db or postgresql://...",
+                          key="storage")
+
+
 def open_study(url: str | None, journal: Path | None, name: str, fresh: bool = False, create: bool = True) -> Handle:
     """Open (or create) study `name` in `url` (default: the journal file `journal`).
 
@@ -472,6 +491,7 @@ def open_study(url: str | None, journal: Path | None, name: str, fresh: bool = F
     with faults(where):
         backend = locker = None
         if journal_path is not None:
+            _check_journal_kind(journal_path, where)
             if not create and not journal_path.is_file():
                 raise ConfigError(f"--storage {where}: no such journal file",
                                   "pass the journal the coordinator writes (by default beside its --out file)")

@@ -16,6 +16,7 @@ from hpsearch.errors import ConfigError, ResultsError, SpaceError
 SCHEMA_VERSION = 2  # results files this hpsearch writes (2: stage verdicts, trial scores; see CHANGELOG)
 READS = (1, 2)  # versions it reads
 STATUSES = ("complete", "diverged", "failed")
+COMMANDS = ("coarse", "fine")  # the stages that write a results file
 REQUIRED = {  # key -> JSON type(s) it must have
     "schema_version": int, "command": str, "settings": dict, "data": dict, "space": dict, "fixed": dict,
     "progress": dict, "trials": list, "best": (dict, type(None)), "warnings": list,
@@ -41,6 +42,11 @@ def validate(doc: Any, source: str) -> None:
             bad(key, "is missing")
         if not isinstance(doc[key], typ) or isinstance(doc[key], bool):
             bad(key, f"has the wrong type ({type(doc[key]).__name__})")
+    if doc["command"] not in COMMANDS:
+        bad("command", f"must be one of {', '.join(COMMANDS)}, got {doc['command']!r}")
+    parent = doc.get("parent")  # fine reads its fingerprint (results/file.py doc_fingerprint)
+    if parent is not None and not isinstance(parent, dict):
+        bad("parent", f"must be an object or null, got {type(parent).__name__}")
     try:
         space = parse_space(doc["space"], f"{source}: space")
     except SpaceError as e:

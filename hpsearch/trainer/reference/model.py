@@ -46,7 +46,7 @@ def param_layout(dims: list[int], batchnorm: bool) -> list[tuple[str, tuple[int,
 COPIES = 6  # parameter-sized arrays training keeps: the parameters, their gradients, two rule states, scratch
 
 
-def _check_memory(n_params: int, dtype: np.dtype, cfg: TrainConfig) -> None:
+def check_memory(n_params: int, dtype: np.dtype, cfg: TrainConfig) -> None:
     """Refuse a network whose training would not fit in the available memory, before allocating it."""
     from hpsearch.config.runtime import available_memory
     from hpsearch.errors import ConfigError
@@ -75,7 +75,7 @@ class MLP:
         # step over all of them (trainer/fast/fused.py) instead of once per array. Write through the views
         # (`params[k][...] = v`); rebinding a key would take that array out of the buffer.
         self.layout = param_layout(self.dims, cfg.batchnorm)
-        _check_memory(self.layout[-1][3], self.dtype, cfg)
+        check_memory(self.layout[-1][3], self.dtype, cfg)
         self.flat = np.empty(self.layout[-1][3], dtype=self.dtype)
         self.params: dict[str, np.ndarray] = {
             name: self.flat[start:end].reshape(shape) for name, shape, start, end in self.layout}
