@@ -40,6 +40,9 @@ def faults(where: str):
 
 # What a database driver's message means, for one line that says what happened: (needles, what, hint)
 DB_FAULTS = (
+    (("no space left on device",), "the disk is full",
+     "free some space and run the same command again (what finished is saved)"),
+    (("read-only file system",), "the file system is read-only", "put --out (and --storage) on a writable disk"),
     (("password authentication failed", "authentication failed"), "authentication failed",
      "check the user, and the password in ~/.pgpass or PGPASSWORD"),
     (("role", "does not exist"), "the database user does not exist", "check the user name in the URL"),

@@ -110,3 +110,46 @@ def test_a_lock_left_by_a_killed_process_is_broken_at_once(finished, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert time.monotonic() - t0 < 10  # not Optuna's 30 s grace
     assert not (tmp_path / "r.journal.lock").exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 64 KiB tmpfs (root only); skipped where it cannot be mounted."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_is_one_line_and_the_search_resumes_once_there_is_room(tiny_disk):
+    cmd = [sys.executable, "-m", "hpsearch", "coarse", "--trials", "200", "--epochs", "1", "--hidden", "4", "--quiet"]
+    r = subprocess.run(cmd, cwd=tiny_disk, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the disk is full" in lines[0] and "Traceback" not in r.stderr
+    subprocess.run(["mount", "-o", "remount,size=4m", str(tiny_disk)], check=True)
+    r = subprocess.run(cmd, cwd=tiny_disk, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tiny_disk / "results.json").read_text())
+    assert doc["progress"]["done"] == 200  # every trial, the ones finished before the disk filled included
+    assert all(json.loads(line) for line in (tiny_disk / "results.journal").read_bytes().splitlines())
+
+
+def test_a_read_only_disk_is_one_line_before_anything_runs(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(ro)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        for args in (["coarse", "--trials", "2", "--epochs", "1", "--hidden", "4", "--out", str(ro / "r.json")],
+                     ["train", "--epochs", "1", "--save", str(ro / "m.npz")]):
+            r = subprocess.run([sys.executable, "-m", "hpsearch", *args, "--quiet"], capture_output=True, text=True,
+                               timeout=60)
+            lines = r.stderr.strip().splitlines()
+            assert r.returncode == 3 and len(lines) == 1 and "writable" in lines[0], r.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(ro)], capture_output=True)
