@@ -99,7 +99,13 @@ def load_model(path: str) -> SavedModel:
     """Read and check a model file; a bad, truncated or foreign file raises ModelFileError (one line)."""
     path = str(path)
     if not os.path.isfile(path):
-        raise ModelFileError(f"{path}: no such model file", "give a file written by hpsearch train --save")
+        from hpsearch.config.files import kind
+
+        try:
+            what = f"is {kind(os.stat(path).st_mode)}, not a model file"
+        except OSError:
+            what = "no such model file"
+        raise ModelFileError(f"{path}: {what}", "give a file written by hpsearch train --save")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a model file (not an .npz archive)",
                              "give a file written by hpsearch train --save")
