@@ -42,13 +42,8 @@ class Profile:
     x: np.ndarray  # (GRID,) axis units on [0, 1]
     score: np.ndarray  # (GRID,) nan where unsupported
     L: np.ndarray  # (GRID, N): score = L @ y
-    S: np.ndarray  # (GRID, N): the local slope along the axis = S @ y
     y: np.ndarray  # (N,) the trials' scores
     sigma: float
-
-    def slope(self, i: int) -> tuple[float, float]:
-        """The local slope at x[i] (score per unit of the axis) and its standard error."""
-        return float(self.S[i] @ self.y), self.sigma * float(np.sqrt(self.S[i] @ self.S[i]))
 
     def se(self, i: int, j: int | None = None) -> float:
         """Standard error of score[i] (or of score[i] - score[j])."""
@@ -123,10 +118,9 @@ class Surface:
         s = np.concatenate([p[1] for p in parts])
         return L @ self.y, self.sigma * np.sqrt(np.sum(L * L, axis=1)), s
 
-    def hat(self, P: np.ndarray, slope: int | None = None,
-            Cp: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def hat(self, P: np.ndarray, Cp: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The smoother's weights L (M, N), so that the fit at P (with choices Cp) is L @ y, and the kernel
-        weight sums. With `slope` = i: the weights of the local slope along axis i instead (score per unit)."""
+        weight sums."""
         X, d = self.X, self.X.shape[1]
         Ph, Xh = P / self.h, X / self.h
         sq = (Ph * Ph).sum(axis=1)[:, None] + (Xh * Xh).sum(axis=1)[None, :] - 2.0 * Ph @ Xh.T
@@ -146,7 +140,7 @@ class Surface:
                         + P[:, :, None] * P[:, None, :] * s[:, None, None]
                         + RIDGE * s[:, None, None] * np.diag(self.h ** 2))
         e = np.zeros(d + 1)
-        e[0 if slope is None else 1 + slope] = 1.0
+        e[0] = 1.0
         row = np.linalg.solve(A, np.broadcast_to(e, (P.shape[0], d + 1))[..., None])[..., 0]  # (M, d+1)
         # weight of trial n: w_n (row_0 + row_k . (x_n - p))
         return W * ((row[:, :1] - (row[:, 1:] * P).sum(axis=1, keepdims=True)) + row[:, 1:] @ X.T), s
@@ -194,9 +188,10 @@ class Surface:
         sign = 1.0 if side == "high" else -1.0
         return sign * b * width, se * width, n_eff
 
-    def peak(self) -> int:
-        """The trial where the surface is highest (among supported ones): its axes and choices are the peak."""
-        f, _, w = self.fit(self.X, self.C)
+    def peak(self, fitted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> int:
+        """The trial where the surface is highest (among supported ones): its axes and choices are the peak.
+        `fitted`: fit(X, C) when the caller has it already."""
+        f, _, w = fitted if fitted is not None else self.fit(self.X, self.C)
         f = np.where(w >= SUPPORT, f, -np.inf)
         return int(np.argmax(f)) if np.isfinite(f).any() else int(np.argmax(self.y))
 
@@ -210,9 +205,8 @@ class Surface:
         P[:, i] = x
         Cp = None if at_c is None else np.repeat(at_c[None, :], GRID, axis=0)
         L, w = self.hat(P, Cp=Cp)
-        S, _ = self.hat(P, slope=i, Cp=Cp)
         f = np.where(w >= SUPPORT, L @ self.y, np.nan)
-        return Profile(self.names[i], self.params[i], x, f, L, S, self.y, self.sigma)
+        return Profile(self.names[i], self.params[i], x, f, L, self.y, self.sigma)
 
 
 def to_unit(p: Range, v: float) -> float:

@@ -134,12 +134,13 @@ def judge(space: Space, trials: list[dict], data: dict | None = None) -> Verdict
         fits = []
         for i, name in enumerate(surf.names):
             along = surf.along(i)
-            j = along.peak()
+            fitted = along.fit(along.X, along.C)  # at every trial: the peak's search and the scores share it
+            j = along.peak(fitted)
             at, at_c = along.X[j], along.choices_of(j)
             ax = _axis(along, along.profile(i, at, at_c), at, at_c, _limited(rows, name, lr_div))
             if ax is not None:
                 axes[name] = ax
-            fits.append(along.fit(along.X, along.C)[0])
+            fits.append(fitted[0])
         smoothed = np.clip(np.mean(fits, axis=0), 0.0, 1.0)
         scores = {t["number"]: float(v) for t, v in zip(rows, smoothed) if t["status"] == "complete"}
     out = []
@@ -313,16 +314,23 @@ def _stuck(kind: str, what: str, evidence: str) -> dict:
                     f"{short(SANE['lr'][0])}: check the model and data with `hpsearch sanity`", evidence)
 
 
+def _move(space: Space, kind: str, up: bool, stuck: str, why: str, evidence: str) -> dict:
+    """A verdict that moves lr's range (up or down, _moved), or, with nowhere sane to go, says so (_stuck).
+    `why` starts the message: "no trial learned: the lr range [..] is likely too low ..."."""
+    moved = _moved(space, up=up)
+    if moved is None:
+        return _stuck(kind, stuck, evidence)
+    s_lo, s_hi, rng, p = moved
+    return _warning(kind, "lr", "high" if up else "low", None, p, s_lo, s_hi,
+                    f"{why.format(rng=rng)}; try lr in [{short(s_lo)}, {short(s_hi)}] (fine --from moves there)",
+                    evidence)
+
+
 def all_diverged_warning(space: Space, n: int = 0) -> dict:
     """Every trial diverged: the learning rate range is likely too high; suggest one lower."""
     evidence = f"{n} of {n} trials diverged" if n else "every trial diverged"
-    moved = _moved(space, up=False)
-    if moved is None:
-        return _stuck("all_diverged", "every trial diverged", evidence)
-    s_lo, s_hi, rng, p = moved
-    return _warning("all_diverged", "lr", "low", None, p, s_lo, s_hi,
-                    f"every trial diverged: the lr range {rng} is likely too high; try lr in "
-                    f"[{short(s_lo)}, {short(s_hi)}] (fine --from moves there)", evidence)
+    return _move(space, "all_diverged", False, "every trial diverged",
+                 "every trial diverged: the lr range {rng} is likely too high", evidence)
 
 
 def nothing_learned_warning(space: Space, n: int, top: float, chance: float, lr_div: list[dict]) -> dict:
@@ -333,13 +341,8 @@ def nothing_learned_warning(space: Space, n: int, top: float, chance: float, lr_
         return _warning("nothing_learned", "lr", None, None, None, None, None,
                         "no trial learned, and higher learning rates diverged: the range is not the problem; "
                         "check the model and data with `hpsearch sanity`", evidence)
-    moved = _moved(space, up=True)
-    if moved is None:
-        return _stuck("nothing_learned", "no trial learned", evidence)
-    s_lo, s_hi, rng, p = moved
-    return _warning("nothing_learned", "lr", "high", None, p, s_lo, s_hi,
-                    f"no trial learned: the lr range {rng} is likely too low for this many epochs; try lr in "
-                    f"[{short(s_lo)}, {short(s_hi)}] (fine --from moves there)", evidence)
+    return _move(space, "nothing_learned", True, "no trial learned",
+                 "no trial learned: the lr range {rng} is likely too low for this many epochs", evidence)
 
 
 def _mostly_slow(space: Space, k: int, n: int) -> dict:
@@ -347,13 +350,9 @@ def _mostly_slow(space: Space, k: int, n: int) -> dict:
     lr: the range is too low for this many epochs; move it up (the mirror of mostly_diverged)."""
     evidence = (f"{k} of {n} complete trials are diagnosed lr_too_low or update_ratio_low, none diverged "
                 "because of lr")
-    moved = _moved(space, up=True)
-    if moved is None:
-        return _stuck("mostly_slow", f"{k} of {n} trials learned too slowly", evidence)
-    s_lo, s_hi, rng, p = moved
-    return _warning("mostly_slow", "lr", "high", None, p, s_lo, s_hi,
-                    f"{k} of {n} trials learned too slowly: the lr range {rng} is likely too low for this many "
-                    f"epochs; try lr in [{short(s_lo)}, {short(s_hi)}] (fine --from moves there)", evidence)
+    return _move(space, "mostly_slow", True, f"{k} of {n} trials learned too slowly",
+                 f"{k} of {n} trials learned too slowly: the lr range {{rng}} is likely too low for this many "
+                 "epochs", evidence)
 
 
 def _mostly_diverged(space: Space, ax: Axis, k: int, n: int) -> dict:
