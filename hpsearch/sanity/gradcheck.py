@@ -67,17 +67,12 @@ def check_model(model, X: np.ndarray, y: np.ndarray, seed: int = 0, reg: float |
     The dropout mask is fixed by drawing it from a fresh generator with the same seed on every call.
     Batchnorm running statistics are restored afterwards, so the check leaves the model as it found it.
     """
-    saved = [(s.running_mean.copy(), s.running_var.copy()) for s in model.bn]
-
     def f() -> float:
         return model.loss(X, y, np.random.default_rng(seed), reg=reg)[0]
 
-    try:
+    with model.bn_stats_kept():
         _, grads = model.loss(X, y, np.random.default_rng(seed), reg=reg)
         return {k: rel_error(grads[k], numeric_gradient(f, model.params[k], h)) for k in model.params}
-    finally:
-        for s, (m, v) in zip(model.bn, saved):
-            s.running_mean, s.running_var = m, v
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,6 @@ def compare_gradients(model, X: np.ndarray, y: np.ndarray, rng: np.random.Genera
     `path(X, y, rng) -> (loss, grads)` computes the loss and gradients over the model's parameters (default
     model.loss, the reference; the sanity gate also passes the fused training step's `gradients`)."""
     mask_seed = int(rng.integers(2**63))
-    saved = [(s.running_mean.copy(), s.running_var.copy()) for s in model.bn]
     eps = np.finfo(np.float64).eps
     path = path or model.loss
 
@@ -133,7 +127,7 @@ def compare_gradients(model, X: np.ndarray, y: np.ndarray, rng: np.random.Genera
         p[i] = old
         return any((u != d).any() for u, d in zip(up, down))
 
-    try:
+    with model.bn_stats_kept():
         _, grads = path(X, y, np.random.default_rng(mask_seed))
         per_array: dict[str, float] = {}
         worst, worst_key, n_checked, n_kinks, total, max_diff, allowance = "", (-1.0, -1.0), 0, 0, 0, 0.0, 0.0
@@ -160,9 +154,6 @@ def compare_gradients(model, X: np.ndarray, y: np.ndarray, rng: np.random.Genera
                 unresolved.append(name)
         return GradComparison(max(worst_key[0], 0.0), worst, per_array, n_checked, total, n_kinks, max_diff,
                               allowance, tuple(unresolved))
-    finally:
-        for s, (m, v) in zip(model.bn, saved):
-            s.running_mean, s.running_var = m, v
 
 
 def _rel(a: float, n: float, allowance: float) -> float:

@@ -79,13 +79,10 @@ def regularization_raises_loss(split, cfg: TrainConfig, opts: SanityOptions,
     model = build_model(split, cfg.with_(dtype="float64"), rng)
     X, y = sample_batch(split, opts.batch, rng)
     mask_seed = int(rng.integers(2**63))
-    saved = [(s.running_mean.copy(), s.running_var.copy()) for s in model.bn]
 
     def loss_at(reg: float) -> float:
-        out = model.loss(X, y, np.random.default_rng(mask_seed), reg=reg)[0]
-        for s, (m, v) in zip(model.bn, saved):
-            s.running_mean, s.running_var = m.copy(), v.copy()
-        return out
+        with model.bn_stats_kept():
+            return model.loss(X, y, np.random.default_rng(mask_seed), reg=reg)[0]
 
     base, big = loss_at(0.0), loss_at(opts.big_reg)
     ws = [model.params[k] for k in model.weight_names]
@@ -216,12 +213,8 @@ def _low_precision(split, cfg: TrainConfig, model: MLP, X, y, seed: int) -> dict
     for s_low, s in zip(low.bn, model.bn):
         s_low.running_mean[...], s_low.running_var[...] = s.running_mean, s.running_var
     step = TrainStep(low, X.shape[0], get_rule(cfg.optimizer), OptimHyper())
-    saved = [(s.running_mean.copy(), s.running_var.copy()) for s in model.bn]
-    try:
+    with model.bn_stats_kept():
         _, want = model.loss(X, y, np.random.default_rng(seed))
-    finally:
-        for s, (m, v) in zip(model.bn, saved):
-            s.running_mean, s.running_var = m, v
     _, got = step.gradients(X.astype(low.dtype), y, np.random.default_rng(seed))
     return {k: _scaled_diff(got[k], want[k]) for k in want}
 

@@ -6,6 +6,7 @@ bias would be redundant); batchnorm running statistics in `bn`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -161,11 +162,20 @@ class MLP:
     def hidden_activations(self, X: np.ndarray, train: bool = True) -> list[np.ndarray]:
         """Post-activation output of each hidden layer on X (no dropout), for activation statistics."""
         keep: list[np.ndarray] = []
-        saved = [(s.running_mean.copy(), s.running_var.copy()) for s in self.bn]
-        self._forward_nodrop(X, train, keep)
-        for s, (m, v) in zip(self.bn, saved):  # a look must not move the running statistics
-            s.running_mean, s.running_var = m, v
+        with self.bn_stats_kept():  # a look must not move the running statistics
+            self._forward_nodrop(X, train, keep)
         return keep
+
+    @contextlib.contextmanager
+    def bn_stats_kept(self):
+        """Training-mode passes inside move the batchnorm running statistics; they are put back on the way out
+        (checks and looks leave the model as they found it)."""
+        saved = [(s.running_mean.copy(), s.running_var.copy()) for s in self.bn]
+        try:
+            yield
+        finally:
+            for s, (m, v) in zip(self.bn, saved):
+                s.running_mean, s.running_var = m, v
 
     def _forward_nodrop(self, X, train, keep):
         saved, self.dropout = self.dropout, 0.0
