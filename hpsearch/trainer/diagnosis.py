@@ -2,7 +2,8 @@
 
 `diagnose(result, cfg)` -> list of {"kind", "message"}; kinds are stable identifiers for scripts:
 lr_too_high, lr_too_low, lr_still_high, bad_init, overfitting, underfitting, reg_too_strong, update_ratio_low,
-update_ratio_high, healthy.
+update_ratio_high, still_learning, healthy. `healthy` needs the evidence for it: a loss still falling at a train
+accuracy below LOW_ACC is `still_learning` (judge it after a longer run), not healthy.
 
 The loss curve is read smoothed (windows of about a twentieth of the run), so minibatch noise does not decide:
 a loss that ends above where it started, or climbs back well above its low, is `lr_too_high` (never
@@ -30,10 +31,12 @@ RATIO_LOW, RATIO_HIGH = 1e-4, 1e-2  # CS231n: update/weight around 1e-3
 FLAT = 0.90  # smoothed end above this x the smoothed start: the loss barely moved
 RISE = 1.10  # smoothed end above this x the smoothed start: the loss rose
 CLIMB = 0.30  # smoothed end above its low by this x the start: the loss climbed back up
+DECEL = 0.33  # the second half of the run fell by less than this x the first half's fall: the loss has converged
 STILL = 0.10  # the last 30% of the run took less than this share of the total fall: the loss has converged
 PINNED = 0.02  # a smoothed loss within this x ln C of ln C all along is pinned at chance (uniform predictions)
 MOVED = 1e-2  # update ratio x steps below this: the weights moved < 1% in all, so a rise is noise, not the lr
 REG_SHARE = 0.25  # the penalty's share of the final loss above which reg dominates the objective
+SQUASHED = 0.5  # a settled data loss above this x ln C at a good train accuracy: reg keeps the softmax near uniform
 COLLAPSE = 0.85  # a final loss above this x ln C is chance level (weights decayed away under a strong reg)
 
 
@@ -52,14 +55,16 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 
 def _flat_start(x: np.ndarray, fall: float) -> bool:
     """The loss neither fell nor rose over the first 30% of the run: the medians of its two halves agree within
-    a tolerance that grows with the minibatch noise, and differ by less than a tenth of the run's whole `fall`
+    a tolerance that grows with the minibatch noise, and differ by less than a tenth of the run's whole `fall` (an even decline falls 0.15 of it there)
     (a steady decline is no flat start)."""
     m = max(1, x.size * 3 // 20)
     a, b = float(np.median(x[:m])), float(np.median(x[m:2 * m]))
     sigma = _noise(x)
     tol = min(0.3, max(0.10, 2 * sigma * math.sqrt(2 / m)))
-    head = float(np.median(x[:min(5, m)]))  # the very start: a fast first drop is no flat start
-    return abs(b - a) <= min(tol * a, 0.1 * fall) and abs(a - head) <= min(0.3, max(0.10, 2 * sigma * math.sqrt(1 / min(5, m)))) * head
+    k = min(5, m)
+    head = float(np.median(x[:k]))  # the very start: a fast first drop is no flat start; one-sided, since a start
+    # below the plateau is noise, and 3 sigma of a median of k samples, so noise alone rarely breaks a flat start
+    return abs(b - a) <= min(tol * a, 0.1 * fall) and head - a <= min(0.3, max(0.10, 3 * sigma * math.sqrt(1 / k))) * head
 
 
 def _noise(x: np.ndarray) -> float:
@@ -68,12 +73,18 @@ def _noise(x: np.ndarray) -> float:
     return 1.4826 * float(np.median(steps)) / math.sqrt(2) if steps.size else 0.0
 
 
-def _still_falling(x: np.ndarray, head: float) -> bool:
-    """Over the last 30% of the run the loss still fell by more than STILL/2 of its whole fall per 15% of the
-    run, and by more than its noise: the medians of the last two 15% stretches tell."""
-    m = max(1, x.size * 15 // 100)
-    t1, t2 = float(np.median(x[-2 * m:-m] if x.size >= 2 * m else x[:1])), float(np.median(x[-m:]))
-    return t1 - t2 > max(STILL / 2 * (head - t2), 2 * _noise(x) * math.sqrt(2 / m) * t2)
+def _tail_trend(x: np.ndarray, head: float) -> str:
+    """"falling" or "converged": did the second half of the run still fall by more than DECEL x what the first
+    half fell? A fall that has converged decelerates (an exponential approach to its plateau does most of its fall
+    early); a run cut short still falls at a steady pace. Medians of the first, middle and last tenths of the
+    run make it steady against minibatch noise; the second half's fall must also exceed that noise."""
+    k = max(1, x.size // 10)
+    if x.size < 6:
+        return "falling"
+    mid = x.size // 2
+    a, b, c = (float(np.median(x[:k])), float(np.median(x[mid - k // 2: mid - k // 2 + k])), float(np.median(x[-k:])))
+    noise = 2 * _noise(x) * math.sqrt(2 / k) * c  # two standard errors of a difference of two medians (approx.)
+    return "falling" if b - c > max(DECEL * (a - b), noise) else "converged"
 
 
 def _ratio(result) -> float | None:
@@ -82,6 +93,17 @@ def _ratio(result) -> float | None:
         return None
     vals = [v for v in result.history.update_ratio[-1].values() if v is not None and math.isfinite(v)]
     return float(np.median(vals)) if vals else None
+
+
+def _moved(result, steps: int) -> float | None:
+    """How far the weights moved over the run, relative to their size: the sum over epochs of the epoch's median
+    update/weight ratio x its steps (the ratio of one epoch alone misleads when it decays as the loss converges)."""
+    per_epoch = [[v for v in d.values() if v is not None and math.isfinite(v)] for d in result.history.update_ratio]
+    per_epoch = [float(np.median(v)) for v in per_epoch if v]
+    if not per_epoch:
+        return None
+    steps = max(result.iterations or 0, steps)
+    return sum(per_epoch) * steps / len(per_epoch)
 
 
 def _reg_share(result) -> float | None:
@@ -110,13 +132,15 @@ def diagnose(result, cfg) -> list[dict]:
     if s.size >= 4:
         first, last, low = float(s[0]), float(s[-1]), float(np.min(s))
         n = s.size
-        still = ratio is not None and ratio * max(result.iterations or 0, x.size) < MOVED  # weights did not move
+        moved = _moved(result, x.size)
+        still = moved is not None and moved < MOVED  # the weights did not move
         chance = getattr(result.history, "chance_loss", None)
         pinned = chance is not None and bool(np.all(np.abs(s - chance) < PINNED * chance))
         if not still and (last > RISE * first or (last - low > CLIMB * first and last > 1.5 * low)):
             shape = "rising"
             add("lr_too_high", f"loss rose ({first:.3g} -> low {low:.3g} -> {last:.3g}): learning rate too high")
-        elif last > FLAT * first:
+        elif last > FLAT * first or (still and last > 0.5 * first):  # weights that moved < 1% in all cannot
+            # have made the loss fall by a little: that is noise (a fall by half is real, whatever the ratio says)
             shape = "flat"
             if pinned and ratio is not None and ratio > RATIO_HIGH:
                 add("bad_init", f"loss pinned at chance level ({last:.3g}, ln C {chance:.3g}) while the weights move by "
@@ -135,8 +159,13 @@ def diagnose(result, cfg) -> list[dict]:
             weak_fit = result.train_acc is not None and result.train_acc < LOW_ACC
             collapsed = (chance is not None and last > COLLAPSE * chance and ratio is not None and ratio > RATIO_HIGH
                          and first > last / COLLAPSE)  # weights decayed to ~0: chance-level loss, huge relative steps
-            if weak_fit and (reg_share > REG_SHARE or collapsed):
-                why = (f"the penalty is {100 * reg_share:.0f}% of the final loss {last:.3g}" if reg_share > REG_SHARE
+            trend = _tail_trend(x, head)
+            squashed = (not weak_fit and result.train_acc is not None and chance is not None
+                        and data_last > SQUASHED * chance and trend == "converged")
+            if (weak_fit and (reg_share > REG_SHARE or collapsed)) or squashed:
+                why = (f"the data loss settled at {data_last:.3g}, near chance level (ln C {chance:.3g}), although "
+                       f"train accuracy is {result.train_acc:.2f}: the predictions are nearly uniform" if squashed
+                       else f"the penalty is {100 * reg_share:.0f}% of the final loss {last:.3g}" if reg_share > REG_SHARE
                        else f"the loss fell from {first:.3g} to chance level ({last:.3g}, ln C {chance:.3g}) with "
                             f"weights so small that each step moves them by {ratio:.1e}")
                 add("reg_too_strong", f"{why} and train accuracy is {result.train_acc:.2f}: regularization too "
@@ -145,13 +174,12 @@ def diagnose(result, cfg) -> list[dict]:
                 add("bad_init", f"loss flat for the first 30% of training, then dropped ({first:.3g} -> {last:.3g}): "
                                 "suspect the initialization")
             else:
-                converged = not _still_falling(x, head)
-                if converged and ratio is not None and ratio > RATIO_HIGH and data_last > 0.2 * head:
+                if trend != "falling" and ratio is not None and ratio > RATIO_HIGH and data_last > 0.2 * head:
                     add("lr_still_high", f"the loss fell from {head:.3g} and stays at {last:.3g} while the weights "
                                          f"move by {ratio:.1e} of their size per step: learning rate still too high, "
                                          "try a smaller one or a decay")
-                elif not converged:
-                    shape = "falling"  # still learning at the end: not a capacity limit
+                elif trend != "converged":
+                    shape = "falling"  # still learning at the end, or cannot tell: not a capacity limit
     said = {d["kind"] for d in out}
     if result.train_acc is not None and result.val_acc is not None and shape in (None, "fell", "falling"):
         gap = result.train_acc - result.val_acc
@@ -168,6 +196,9 @@ def diagnose(result, cfg) -> list[dict]:
         elif ratio > RATIO_HIGH and "lr_too_low" not in said and said & {"lr_too_high", "lr_still_high"}:
             add("update_ratio_high", f"update/weight ratio {ratio:.1e} > {RATIO_HIGH:.0e} per step: learning rate "
                                      "probably too high")
+    if not out and shape == "falling" and result.train_acc is not None and result.train_acc < LOW_ACC:
+        add("still_learning", f"the loss is still falling at the end ({first:.3g} -> {last:.3g}) and train accuracy is "
+                              f"only {result.train_acc:.2f}: train longer (or with a larger lr) before judging it")
     if not out:
         add("healthy", "no problem seen in the curves")
     return out

@@ -186,3 +186,56 @@ def test_real_fits_read_as_their_settings_say(digits_split):
     cold = fit(digits_split, TrainConfig(lr=1e-7, epochs=2), 0)
     assert [d["kind"] for d in diagnose(hot, hot.model.cfg)] == ["lr_too_high"]
     assert [d["kind"] for d in diagnose(cold, cold.model.cfg)] == ["lr_too_low", "update_ratio_low"]
+
+
+def _noisy(curve, sigma, seed):
+    return np.asarray(curve) * np.exp(sigma * np.random.default_rng(seed).standard_normal(len(curve)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_steady_fall_cut_short_at_low_accuracy_is_still_learning_not_healthy_or_underfitting(seed):
+    """The loss falls at an even pace to the end and train accuracy is 0.6: judge it after a longer run.
+    (Minibatch noise of 3%: an even fall of 0.15 x the whole fall per 15% of the run must stand out from the 0.1 x
+    that a flat start allows.)"""
+    loss = _noisy(np.linspace(2.3, 1.4, 600), 0.03, seed)
+    k = kinds(result(loss, train_acc=0.6, val_acc=0.59))
+    assert k == ["still_learning"]
+
+
+def test_a_steady_fall_at_high_accuracy_is_healthy():
+    assert kinds(result(np.linspace(2.3, 0.3, 600), train_acc=0.96, val_acc=0.95)) == ["healthy"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_converged_plateau_at_low_accuracy_stays_underfitting(seed):
+    t = np.linspace(0, 1, 600)
+    loss = _noisy(1.2 + 1.1 * np.exp(-t / 0.1), 0.1, seed)
+    assert kinds(result(loss, train_acc=0.6, val_acc=0.59)) == ["underfitting"]
+
+
+def test_a_data_loss_settled_near_chance_at_good_accuracy_is_reg_too_strong():
+    """Weights squashed by the penalty: argmax right on 92% of rows, softmax nearly uniform (loss ~ ln C)."""
+    t = np.linspace(0, 1, 600)
+    r = result(2.2 + 30 * np.exp(-t / 0.03), train_acc=0.92, val_acc=0.91)
+    r.history.chance_loss = math.log(10)
+    r.history.reg_loss = [0.1 * 2.2]
+    assert kinds(r) == ["reg_too_strong"]
+    r.history.reg_loss = [0.9 * 2.2]  # the same loss, but 90% of it penalty: the data loss is low, no squashing
+    assert "reg_too_strong" not in kinds(r)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_flat_start_whose_first_samples_read_low_is_still_bad_init(seed):
+    """The very start is compared one-sided: noise that puts the first minibatches below the plateau does not
+    hide a flat start (only a fast first drop does)."""
+    loss = np.r_[np.full(300, 2.3), 0.2 + 2.1 * np.exp(-np.arange(300) / 15.0)]
+    loss = _noisy(loss, 0.2, seed)
+    loss[:5] *= 0.75
+    assert kinds(result(loss))[0] == "bad_init"
+
+
+def test_a_small_fall_while_the_weights_barely_moved_is_noise_read_as_lr_too_low():
+    """Weights that moved 0.1% in all (ratio 5e-6 x 200 steps) cannot have made the loss fall by 15%."""
+    loss = _noisy(np.linspace(2.3, 1.95, 200), 0.05, 0)
+    k = kinds(result(loss, train_acc=0.15, val_acc=0.14, ratio=5e-6))
+    assert k[0] == "lr_too_low"
