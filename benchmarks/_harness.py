@@ -118,20 +118,25 @@ def median(xs: list[float]) -> float:
 
 
 def blas_info() -> str:
+    """The BLAS library numpy calls, its version and the kernel it picked for this CPU (threadpoolctl's
+    `architecture`, e.g. OpenBLAS "Haswell" or "SkylakeX"): the same numpy runs different code on different CPUs."""
+    import numpy as np  # noqa: F401 - loads the BLAS library threadpoolctl then finds
+    from threadpoolctl import threadpool_info
+
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas":
+            kernel = lib.get("architecture") or "kernel unknown"
+            return f"{lib.get('internal_api')} {lib.get('version')}, {kernel} kernel"
+    return "unknown BLAS"
+
+
+def machine_line(threads: int, peak: bool = True) -> str:
+    """One line naming the machine every figure of a run comes from: CPU model, logical CPUs, threads, BLAS
+    library and kernel, the measured float32 matmul peak at this thread count, and the load average at start
+    (a busy machine slows every contender, though interleaving keeps their ratios fair)."""
     import numpy as np
 
-    try:
-        cfg = np.show_config(mode="dicts")
-        blas = cfg["Build Dependencies"]["blas"]
-        name = f"{blas.get('name')} {blas.get('version')}"
-    except Exception:  # pragma: no cover - older numpy
-        name = "unknown BLAS"
-    return name
-
-
-def machine_line(threads: int) -> str:
-    import numpy as np
-
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -141,8 +146,14 @@ def machine_line(threads: int) -> str:
                     break
     except OSError:
         pass
+    gflops = ""
+    if peak:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(threads):
+            gflops = f", matmul peak {matmul_gflops(1024, 5):.0f} GFLOP/s"
     return (f"{cpu}, {os.cpu_count()} logical CPUs, {threads} threads; Python {platform.python_version()}, "
-            f"numpy {np.__version__} ({blas_info()})")
+            f"numpy {np.__version__} ({blas_info()}){gflops}; load average {load:.2f} at start")
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:

@@ -1,7 +1,7 @@
 """Benchmark: trials per second of `hpsearch coarse --jobs 1` against `--jobs 2` (not a test).
 
-    /work/venv/bin/python benchmarks/bench_jobs.py                 # 200 digits trials, 5 epochs, 3 rounds
-    /work/venv/bin/python benchmarks/bench_jobs.py --trials 1000 --rounds 3 --json /tmp/jobs.json
+    python benchmarks/bench_jobs.py                 # 200 digits trials, 5 epochs, 3 rounds
+    python benchmarks/bench_jobs.py --trials 1000 --rounds 3 --json /tmp/jobs.json
 
 Each run is the real command in a fresh process and folder (`hpsearch coarse --trials T --epochs E --jobs N
 --out DIR/r.json --quiet`, the default journal-file study beside it). Two rates per run:
@@ -24,6 +24,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _harness  # noqa: E402
 
 
 def hpsearch_cmd() -> list[str]:
@@ -82,6 +85,7 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"# hpsearch --jobs benchmark: {args.trials}-trial coarse search on {args.data}, {args.epochs} epochs, "
           f"{args.rounds} rounds, {cores} cores, load before {os.getloadavg()[0]:.2f}")
+    print(f"# {_harness.machine_line(1)}")
     subprocess.run(hpsearch_cmd() + ["--help"], capture_output=True)  # warm the page cache
     runs: dict[int, list[dict]] = {1: [], 2: []}
     reference = None

@@ -1,7 +1,7 @@
 """Benchmark: peak memory of a search on CIFAR-10-size data, --jobs 1 and 2, shared split on and off (not a test).
 
-    /work/venv/bin/python benchmarks/bench_memory.py                     # 50,000 x 3,072 uint8, 4 trials, 1 epoch
-    /work/venv/bin/python benchmarks/bench_memory.py --samples 10000 --json /tmp/mem.json
+    python benchmarks/bench_memory.py                     # 50,000 x 3,072 uint8, 4 trials, 1 epoch
+    python benchmarks/bench_memory.py --samples 10000 --json /tmp/mem.json
 
 Writes a random uint8 X.npy (N x D) and y.npy (10 classes) to a temporary folder, then runs the real command
 (`hpsearch coarse --data X.npy --jobs N --trials 4 --epochs 1 --hidden 16 --lr 1e-3 --quiet`) once per
