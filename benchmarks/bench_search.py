@@ -3,13 +3,15 @@ Optuna + scikit-learn loop (when the `bench` extra is installed).
 
     python benchmarks/bench_search.py                 # 3 interleaved rounds of each
     python benchmarks/bench_search.py --rounds 5 --trials 200 --json search.json
+    python benchmarks/bench_search.py --compare /tmp/old --no-peer   # this tree against another copy of hpsearch
 
 hpsearch: `hpsearch coarse --trials N --epochs 5 --out DIR/r.json --quiet` in a fresh process and folder
 (random search, lr 1e-6..1 and reg 1e-5..1e5 log-uniform, 64-100-10 ReLU, SGD momentum, batch 100, the
 journal-file study the command keeps by default). Its trainer time is the sum of the trials' `seconds`
 (measured inside `fit`); its search phase is the results file's `progress.seconds`. Engine overhead is the
 search phase's time outside the trainer (per-trial work: claims, heartbeats, recording results, diagnosis),
-as a percentage of the search phase; start-up is the rest of the wall time (interpreter start and imports,
+as a percentage of the search phase and of the trainer time (issue 18's target: <= 5 % of trainer time at
+100 trials); start-up is the rest of the wall time (interpreter start and imports,
 data loading and split, the study's set-up, the results file and its report), paid once per command.
 
 Optuna + scikit-learn: the same ranges and trials as a plain `study.optimize` loop (RandomSampler,
@@ -71,22 +73,25 @@ print(json.dumps({"trainer": sum(fit_seconds), "best": study.best_value, "trials
 '''
 
 
-def run_hpsearch(trials: int, epochs: int, seed: int) -> dict:
+def run_hpsearch(trials: int, epochs: int, seed: int, package: str | None = None) -> dict:
+    """`package`: a folder holding another copy of the `hpsearch` package, run instead of the installed one."""
     exe = Path(sys.executable).with_name("hpsearch")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "hpsearch"]
+    cmd = [str(exe)] if exe.exists() and package is None else [sys.executable, "-m", "hpsearch"]
+    env = {**os.environ, "PYTHONPATH": package} if package else None
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "r.json"
         t = time.perf_counter()
         p = subprocess.run(cmd + ["coarse", "--trials", str(trials), "--epochs", str(epochs), "--seed", str(seed),
-                                  "--out", str(out), "--quiet"], cwd=d, capture_output=True, text=True)
+                                  "--out", str(out), "--quiet"], cwd=d, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t
         if p.returncode not in (0, 1) or not out.exists():  # 1: a gate (e.g. a warning under --strict)
             raise SystemExit(f"hpsearch coarse failed ({p.returncode}): {p.stderr.strip()}")
         res = json.loads(out.read_text())
     ts = res["trials"]
     best = res.get("best") or {}
+    same = json.dumps([[t["number"], t["status"], t["val_acc"], t["val_curve"]] for t in ts])  # must not vary
     return {"wall": wall, "search": res["progress"]["seconds"], "trainer": sum(t["seconds"] for t in ts),
-            "trials": len(ts), "best": best.get("val_acc")}
+            "trials": len(ts), "best": best.get("val_acc"), "outcomes": same}
 
 
 def run_optuna_sklearn(trials: int, epochs: int, seed: int) -> dict:
@@ -116,11 +121,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median reported)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", dest="json_path", default=None)
+    ap.add_argument("--compare", metavar="DIR", default=None,
+                    help="also run the hpsearch package found in DIR (e.g. a copy of an older tree), interleaved")
+    ap.add_argument("--no-peer", action="store_true", help="skip the Optuna + scikit-learn loop")
     args = ap.parse_args(argv)
+    import functools
     import importlib.util
 
     runners = {"hpsearch coarse": run_hpsearch}
-    if importlib.util.find_spec("optuna") and importlib.util.find_spec("sklearn"):
+    if args.compare:
+        runners[f"hpsearch coarse ({args.compare})"] = functools.partial(run_hpsearch, package=args.compare)
+    if not args.no_peer and importlib.util.find_spec("optuna") and importlib.util.find_spec("sklearn"):
         runners["optuna + sklearn"] = run_optuna_sklearn
     print(f"# hpsearch search benchmark: {args.trials}-trial coarse search on digits, {args.epochs} epochs")
     print(f"{H.machine_line(len(os.sched_getaffinity(0)))}\ncommand: {H.command_line()}\n", flush=True)
@@ -139,18 +150,29 @@ def main(argv: list[str] | None = None) -> int:
         search = H.median([x["search"] for x in runs])
         trainer = H.median([x["trainer"] for x in runs])
         engine = H.median([(x["search"] - x["trainer"]) / x["search"] for x in runs])
+        of_trainer = H.median([(x["search"] - x["trainer"]) / x["trainer"] for x in runs])
+        per_trial = H.median([(x["search"] - x["trainer"]) / x["trials"] for x in runs])
         start = H.median([x["wall"] - x["search"] for x in runs])
         base = base or wall
         report["contenders"][name] = {"wall_s": round(wall, 3), "search_s": round(search, 3),
                                       "trainer_s": round(trainer, 3), "startup_s": round(start, 3),
                                       "engine_overhead_pct": round(100 * engine, 1),
+                                      "engine_overhead_pct_of_trainer": round(100 * of_trainer, 1),
+                                      "engine_ms_per_trial": round(1e3 * per_trial, 3),
                                       "overhead_pct_of_wall": round(100 * (wall - trainer) / wall, 1),
                                       "best_val_acc": runs[0]["best"], "rounds": runs}
         rows.append([name, f"{wall:.2f}", f"{start:.2f}", f"{search:.2f}", f"{trainer:.2f}",
-                     f"{100 * engine:.1f}%", f"{100 * (wall - trainer) / wall:.0f}%",
+                     f"{100 * engine:.1f}%", f"{100 * of_trainer:.1f}%", f"{1e3 * per_trial:.2f}",
+                     f"{100 * (wall - trainer) / wall:.0f}%",
                      f"{1e3 * trainer / runs[0]['trials']:.1f}", f"{wall / base:.2f}", f"{runs[0]['best']:.3f}"])
     print(H.table(["search", "wall s", "start-up s", "search s", "trainer s", "engine overhead (% of search)",
-                   "all overhead (% of wall)", "ms/trial (trainer)", "wall / hpsearch", "best val_acc"], rows))
+                   "engine overhead (% of trainer)", "engine ms/trial", "all overhead (% of wall)", "ms/trial (trainer)", "wall / hpsearch", "best val_acc"], rows))
+    outcomes = {x["outcomes"] for runs in results.values() for x in runs if "outcomes" in x}
+    if outcomes:
+        print(f"hpsearch runs with identical trials (number, status, val_acc, val_curve): {len(outcomes) == 1}")
+    for runs in results.values():
+        for x in runs:
+            x.pop("outcomes", None)
     print("\nstart-up: interpreter, imports, data, study set-up and the results file (wall - search);"
           "\nengine overhead: the search phase's time outside the trainer (claims, heartbeats, results, diagnosis)")
     hs = H.median(helps)

@@ -15,7 +15,8 @@ import threading
 import time
 from typing import Any, Callable
 
-from hpsearch.engine.storage import Handle, on_handle, owner_gone
+from hpsearch.engine.journal import owner_gone
+from hpsearch.engine.storage import Handle, on_handle
 
 GRACE_ATTR = "hpsearch_grace"  # study user attr: seconds without a heartbeat after which a trial is lost
 LEASE_ATTR = "hpsearch_lease"  # trial system attr: rewritten by the heartbeat of a RUNNING trial's worker

@@ -54,9 +54,10 @@ def run(h, plan: Plan, split, stopper: Stopper | None = None, on_trial: Callable
 
 def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: lease.Watch, leaser, who, threads) -> Outcome:
     wanted = set(range(len(plan.trials)))
-    ran, idle, seen = 0, IDLE_FIRST, study.Queue()
+    ran, idle, seen, c = 0, IDLE_FIRST, study.Queue(), None
     while stopper.signum is None:
-        c = study.claim(h, wanted, who, seen)
+        if c is None:
+            c = study.claim(h, wanted, who, seen)
         if c is None:
             grown = _grown(h, plan)
             if grown is not None:  # the study's trials grew: claim the new numbers too
@@ -68,6 +69,7 @@ def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: lease.Watch, 
                 continue
             if not pending:
                 break
+            seen.clear()  # a trial put back in the queue (its worker interrupted) is found on the next look
             stopper.sleep(idle)  # others hold (or just queued) the last trials: wait for them, or their leases
             idle = min(2 * idle, IDLE_MAX if h.backend is None else IDLE_MAX_JOURNAL, watch.grace / 4)
             continue
@@ -80,11 +82,17 @@ def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: lease.Watch, 
             study.finish(h, c, "interrupted", None, {})
             return Outcome(ran, getattr(e, "signum", signal.SIGINT), plan)
         except LeaseLost:
+            c = None
             continue  # another worker declared this trial lost and runs it again
-        if study.finish(h, c, record.status, record.val_acc, record.attrs()):
+        with h.batch():  # a journal file: this result and the next claim are one append under one lock
+            recorded = study.finish(h, c, record.status, record.val_acc, record.attrs(), record.val_curve)
+            c = study.claim(h, wanted, who, seen) if stopper.signum is None else None
+        if recorded:
             ran += 1
             if on_trial is not None:
                 on_trial(record)
+    if c is not None:  # claimed just as a stop signal arrived: back in the queue, untouched
+        study.finish(h, c, "interrupted", None, {})
     return Outcome(ran, stopper.signum, plan)
 
 

@@ -5,22 +5,23 @@ the storage named and its password masked.
 
 Several processes (and machines) may share a study. What must happen once (creating the tables and the
 study, recording what it searches, enqueueing the plan, failing a dead worker's trial) runs under
-`Handle.lock()`: Optuna's own journal lock for a journal file, a PostgreSQL advisory lock for PostgreSQL.
+`Handle.lock()`: Optuna's own journal lock for a journal file (engine/journal.py), a PostgreSQL advisory lock
+for PostgreSQL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import threading
-import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from hpsearch.engine.journal import (OWNER_BYTES, SYNC_EVERY, journal_backend, owned_lock,  # noqa: F401
+                                    owner_gone, repair_journal)  # (re-exported: the storage layer's names)
 from hpsearch.errors import ConfigError, StorageError
 
 
@@ -209,182 +210,6 @@ def refuse_shared_sqlite(url: str | None, what: str) -> None:
                           "(--storage postgresql://user@host/db), as Optuna advises")
 
 
-SYNC_EVERY = 1.0  # seconds: a journal append fsyncs when the last fsync is older than this
-
-
-def repair_journal(path: str) -> str | None:
-    """If the journal's last record is cut off (no final newline), move that partial record to `<path>.damaged`
-    and cut the journal back to its last whole record; returns a one-line note of it, else None. Call it with
-    the journal's lock held (a writer holds it for a whole append, so a partial line under it is a dead one)."""
-    try:
-        with open(path, "rb+") as f:
-            end = f.seek(0, os.SEEK_END)
-            if end == 0:
-                return None
-            f.seek(end - 1)
-            if f.read(1) == b"\n":
-                return None
-            back = min(end, 1 << 16)
-            while True:  # find the last newline, reading backwards in blocks
-                f.seek(end - back)
-                block = f.read(back)
-                cut = block.rfind(b"\n")
-                if cut >= 0 or back == end:
-                    break
-                back = min(end, back * 2)
-            keep = end - back + cut + 1 if cut >= 0 else 0
-            f.seek(keep)
-            partial = f.read()
-            with open(path + ".damaged", "ab") as side:
-                side.write(partial + b"\n")
-                side.flush()
-                os.fsync(side.fileno())
-            f.truncate(keep)
-            f.flush()
-            os.fsync(f.fileno())
-    except FileNotFoundError:
-        return None
-    return (f"{path}: its last record was cut off ({len(partial)} bytes, a crash or a full disk?); it was set aside "
-            f"in {path}.damaged and the study goes on with every whole record")
-
-
-def journal_backend(path: str):
-    """Optuna's JournalFileBackend (same file format, same lock) without an fsync per record.
-
-    An fsync per record costs more than training a small trial (README, Performance). Records still reach
-    the OS at once (a killed process loses nothing); an append fsyncs when the last fsync is older than
-    SYNC_EVERY seconds (a power loss loses at most that much), and `sync()` makes everything durable at the end.
-
-    A cut-off last record (a crash mid-write, a full disk) is set aside before anything is appended after it
-    (repair_journal): appending onto a partial line would corrupt the journal for good.
-
-    `hold()` keeps Optuna's lock for a whole critical section (enqueueing the plan): appends made meanwhile
-    by this process (any thread: JournalStorage serializes them) skip the lock they already hold.
-    """
-    from optuna.storages.journal import JournalFileBackend
-
-    class Backend(JournalFileBackend):
-        def __init__(self, file_path: str) -> None:
-            self.hp_path, self.hp_lock = file_path, owned_lock(file_path)
-            self.hp_held = False  # this process holds hp_lock for a hold()
-            self.hp_guard = threading.Lock()  # one hold() at a time in this process
-            # makes "is it held? else take it" atomic against hold(): JournalStorage calls append_logs with
-            # its own thread lock taken, which hold()'s thread may be waiting for (no lock-order cycle)
-            self.hp_mutex = threading.Lock()
-            self.hp_synced = time.monotonic()  # when the journal was last fsync'd
-            self.hp_notes: list[str] = []  # repairs made (a cut-off record set aside), for a warning
-            super().__init__(file_path, self.hp_lock)
-
-        def append_logs(self, logs: list[dict[str, Any]]) -> None:
-            text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
-            with self.hp_mutex:
-                mine = not self.hp_held
-                if mine:
-                    self.hp_lock.acquire()  # blocks until held
-            try:
-                note = repair_journal(self.hp_path)  # never append after a partial line
-                if note:
-                    self.hp_notes.append(note)
-                with open(self.hp_path, "ab") as f:
-                    f.write(text.encode("utf-8"))
-                    now = time.monotonic()
-                    if now - self.hp_synced >= SYNC_EVERY:
-                        f.flush()
-                        os.fsync(f.fileno())
-                        self.hp_synced = now
-            finally:
-                if mine:
-                    self.hp_lock.release()
-
-        @contextlib.contextmanager
-        def hold(self):
-            with self.hp_guard:
-                with self.hp_mutex:
-                    self.hp_lock.acquire()
-                    self.hp_held = True
-                try:
-                    yield
-                finally:
-                    self.hp_held = False
-                    self.hp_lock.release()
-
-        def sync(self) -> None:
-            with open(self.hp_path, "ab") as f:
-                os.fsync(f.fileno())
-
-    return Backend(path)
-
-
-def owner_gone(worker: Any) -> bool:
-    """Whether `worker` ("host:pid") names a process of this machine that no longer exists. False when it is
-    another machine's, this process, or still alive (a reused pid only means waiting the grace)."""
-    import os
-    import socket
-
-    if not isinstance(worker, str) or ":" not in worker:
-        return False
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OSError):
-        return False
-    return False
-
-
-def owned_lock(path: str):
-    """Optuna's journal lock (a symlink `<journal>.lock`, same protocol, so Optuna processes interoperate) that
-    also records its owner ("host:pid" in `<journal>.lock.owner`): a lock left by a process of this machine
-    that is gone (SIGKILL, a SIGTERM before the handlers) is broken at once instead of after 30 s."""
-    from optuna.storages.journal import JournalFileSymlinkLock
-
-    class OwnedLock(JournalFileSymlinkLock):
-        def __init__(self, filepath: str) -> None:
-            super().__init__(filepath)
-            self.hp_owner = self._lock_file + ".owner"
-
-        def acquire(self) -> bool:
-            while True:
-                try:
-                    os.symlink(self._lock_target_file, self._lock_file)
-                except FileExistsError:
-                    if self._owner_gone():
-                        with contextlib.suppress(RuntimeError, OSError):
-                            super().release()  # its owner is gone: nobody else will release it
-                        continue
-                    got = super().acquire()  # a live owner: Optuna's wait (with its 30 s grace)
-                    self._write_owner()
-                    return got
-                self._write_owner()
-                return True
-
-        def release(self) -> None:
-            with contextlib.suppress(OSError):
-                os.unlink(self.hp_owner)
-            super().release()
-
-        def _write_owner(self) -> None:
-            import socket
-
-            with contextlib.suppress(OSError):
-                tmp = f"{self.hp_owner}.{os.getpid()}"
-                with open(tmp, "w") as f:
-                    f.write(f"{socket.gethostname()}:{os.getpid()}")
-                os.replace(tmp, self.hp_owner)
-
-        def _owner_gone(self) -> bool:
-            try:
-                with open(self.hp_owner) as f:
-                    return owner_gone(f.read().strip())
-            except OSError:
-                return False
-
-    return OwnedLock(path)
-
-
 def _pg_locker(url: str) -> Callable[[str], Any]:
     """lock(name): a PostgreSQL session advisory lock, held on a connection of its own (released by the
     server if the process dies)."""
@@ -437,12 +262,24 @@ class Handle:
                 self.backend.sync()
 
     @contextlib.contextmanager
+    def batch(self):
+        """A journal file: the records this thread writes inside become one append, made at the end under the
+        journal's lock, which is held throughout (what was read inside is still true when they land; an
+        exception writes none of them). Other storages write each at once (engine/update.py gives a database
+        one transaction per trial update instead)."""
+        if self.backend is None:
+            yield
+            return
+        with self.backend.batch():
+            yield
+
+    @contextlib.contextmanager
     def lock(self):
         """Mutual exclusion with every other process working on this study, re-entrant within a thread (a
         no-op for other databases: there the claim protocol in study.py still keeps a number from running
         twice)."""
         me = threading.get_ident()
-        if self._owner == me:
+        if self._owner == me or (self.backend is not None and self.backend.hp_holder == me):  # in lock() or batch()
             yield
             return
         if self.backend is not None:

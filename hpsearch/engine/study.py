@@ -2,19 +2,32 @@
 
 The work queue is the study itself. Every configuration is enqueued once as a WAITING trial that carries
 its params and user_attrs {"hp_number": k}; a worker claims one by moving it WAITING -> RUNNING (the
-storage makes that move succeed for one worker only), trains it, and finishes it:
+storage makes that move succeed for one worker only), trains it, and finishes it. What each outcome
+becomes in Optuna (and so in optuna-dashboard), with user attr `status`:
 
-    complete -> COMPLETE (value = val_acc, maximized)   diverged -> PRUNED (never the best)
-    failed (an exception in training) -> FAIL, user_attrs status "failed" (done: not re-run)
-    interrupted (Ctrl-C, SIGTERM) / lost (lease expired: a killed worker) -> FAIL, not done: re-enqueued
+    complete     -> COMPLETE, value = val_acc (the study's one objective, named "val_acc", maximized)
+    diverged     -> PRUNED (stopped early by the abort rule; never the best)
+    failed       -> FAIL (an exception in training: a result, not re-run)
+    interrupted  -> WAITING again (Ctrl-C, SIGTERM: back in the queue; the same trial runs on resume, or
+                    in another worker still running)
+    lost         -> FAIL (its worker died or fell silent: lease expired, engine/lease.py); its number is
+                    enqueued again as a new trial. FAIL is terminal, so a worker that was only frozen cannot
+                    record anything on it when it wakes (Optuna's own heartbeat fails stale trials the same way)
+    duplicate    -> FAIL (a second copy of a number, given up unrun; see claim)
+
+A finished trial carries its per-epoch validation accuracy as intermediate values (step = epoch, from 1),
+plain sortable user attrs (`status`, `val_acc`, `val_last`, `epochs_run`, `diagnosis` as comma-joined
+kinds, ...: every scalar of the record) and the whole record as one attr `result`. All of it is written
+with the state change as one update (engine/update.py): one append to a journal file, one transaction in a
+database. A claim is one update too (RUNNING and the worker attr).
 
 Enqueueing runs under the study lock (storage.Handle.lock), so two coordinators starting at once enqueue
 each number once. Should a number still be queued twice (a database without that lock), the copy with the
 higher Optuna number gives way when claimed (FAIL, status "duplicate"): no number runs twice.
 
 Dead workers: a RUNNING trial whose lease stops changing is declared lost (engine/lease.py) and its
-number enqueued again (reconcile); see engine/lease.py. Only public Optuna storage methods are used; the same mechanism serves
-journal files and PostgreSQL.
+number enqueued again (reconcile). The same mechanism serves journal files and PostgreSQL; Optuna's public
+storage methods are used throughout, except engine/update.py's one database transaction per update.
 """
 
 from __future__ import annotations
@@ -28,12 +41,14 @@ from typing import Any, Callable, Iterable
 
 from hpsearch.engine.lease import WORKER_ATTR, Watch  # WORKER_ATTR: trial user attr "host:pid" of its claimer
 from hpsearch.engine.storage import Handle, on_handle
+from hpsearch.engine.update import update_trial
 
 HP_NUMBER = "hp_number"  # user attr: the trial's number in the plan (Optuna's own numbers include retries)
 PLAN_ATTR = "hpsearch"  # study user attr: what the study searches (a resumed run must match it)
 META_ATTR = "hpsearch_meta"  # study user attr: how to describe it (data spec, parent): see identity.py
-RESULT_ATTR = "result"  # trial user attr: the TrialRecord metrics (one record instead of ten)
+RESULT_ATTR = "result"  # trial user attr: the whole TrialRecord metrics (plain_attrs repeat its scalars)
 DONE_FAIL = "failed"  # user attr status of a FAIL trial that counts as done
+METRIC = "val_acc"  # the study's objective, by name (Study.set_metric_names: shown by optuna-dashboard)
 
 
 def worker_id() -> str:
@@ -42,9 +57,17 @@ def worker_id() -> str:
 
 @on_handle
 def check_plan(h: Handle, plan: dict, differences: Callable[[dict, dict], list[str]]) -> None:
-    """Store what this study searches, or check that a resumed run searches the same thing."""
+    """Store what this study searches, or check that a resumed run searches the same thing; name its objective."""
+    import warnings
+
+    import optuna
+
     from hpsearch.errors import ConfigError
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # (since Optuna 3.2)
+        if h.study.metric_names != [METRIC]:  # a new study, or one made before it was named
+            h.study.set_metric_names([METRIC])
     old = h.storage.get_study_user_attrs(h.study_id).get(PLAN_ATTR)
     if old is None:
         h.storage.set_study_user_attr(h.study_id, PLAN_ATTR, plan)
@@ -84,9 +107,8 @@ def reconcile(h: Handle, wanted: Iterable[int], enqueue_args: Callable[[int], tu
             if watch is not None and watch.stale(t):
                 tid = h.storage.get_trial_id_from_study_id_trial_number(h.study_id, t.number)
                 try:
-                    h.storage.set_trial_user_attr(tid, "status", "lost")
-                    h.storage.set_trial_state_values(tid, TrialState.FAIL)
-                    continue  # lost: its number is enqueued again below
+                    if update_trial(h, tid, {"status": "lost"}, TrialState.FAIL):
+                        continue  # lost: its number is enqueued again below
                 except optuna.exceptions.UpdateFinishedTrialError:
                     pass  # its worker finished it just now: taken (the next look sees how it ended)
             if t.state in (TrialState.WAITING, TrialState.RUNNING) or is_done(t):
@@ -168,11 +190,12 @@ def claim(h: Handle, wanted: set[int], who: str | None = None, queue: Queue | No
     - a journal file: the trials created since the last claim are indexed by hp_number. A claimed trial
       whose number is already done, or also queued/running under a lower Optuna number, is given up (FAIL,
       status "duplicate"): a copy created later has a higher Optuna number, and gives way to this one when
-      its own claimer looks. The other copies' states are read after the claim, so they are current.
-    A trial is never WAITING again once it has left that state, so one remembered as WAITING but claimed
-    meanwhile by another worker is simply refused by the storage and skipped.
+      its own claimer looks. The copies' states are read under the journal's lock, with the claim written
+      in the same append (storage.Handle.batch), so they are still current when it lands.
+    A trial remembered as WAITING but claimed meanwhile by another worker is refused and skipped. A trial
+    becomes WAITING again only when its worker was interrupted; a worker that finds nothing to claim while
+    trials are pending reads the whole queue again (loop.py), so it finds such a trial too.
     """
-    import optuna
     from optuna.trial import TrialState
 
     q = queue if queue is not None else Queue()
@@ -189,37 +212,54 @@ def claim(h: Handle, wanted: set[int], who: str | None = None, queue: Queue | No
         if k not in wanted:
             continue  # beyond this caller's plan: never claimed here, never marked duplicate
         tid = h.storage.get_trial_id_from_study_id_trial_number(h.study_id, t.number)
-        try:
-            if not h.storage.set_trial_state_values(tid, TrialState.RUNNING):
-                continue
-        except optuna.exceptions.UpdateFinishedTrialError:
+        mine = {WORKER_ATTR: who or worker_id()}
+        if not journal:
+            if update_trial(h, tid, mine, TrialState.RUNNING):  # one transaction; refused unless WAITING
+                return Claim(tid, t.number, int(k))
             continue
-        if journal:
-            _index_new(h, q)  # copies created up to the claim
+        with h.batch():  # under the journal's lock: the states read here hold until the claim is written
+            if _trial(h, t.number).state != TrialState.WAITING:
+                continue  # claimed meanwhile by another worker
+            _index_new(h, q)  # copies created up to now
             others = [_trial(h, n) for n in q.copies.get(k, []) if n != t.number]
             if any(is_done(o) or (o.number < t.number and o.state in (TrialState.WAITING, TrialState.RUNNING))
                    for o in others):
-                h.storage.set_trial_user_attr(tid, "status", "duplicate")
-                h.storage.set_trial_state_values(tid, TrialState.FAIL)
+                update_trial(h, tid, {"status": "duplicate"}, TrialState.FAIL)
                 continue
-        h.storage.set_trial_user_attr(tid, WORKER_ATTR, who or worker_id())
+            if not update_trial(h, tid, mine, TrialState.RUNNING):
+                continue
         return Claim(tid, t.number, int(k))
     return None
 
 
+def plain_attrs(result: dict) -> dict:
+    """The sortable user attrs of a trial's record: every scalar that is not None as it is, a list of
+    {"kind", ...} (the diagnosis) as its comma-joined kinds; curves and other structures (stopped_at) are in
+    the `result` attr only."""
+    out = {}
+    for key, v in result.items():
+        if v is None:
+            continue  # (absent, not null: one record fewer)
+        if isinstance(v, (bool, int, float, str)):
+            out[key] = v
+        elif isinstance(v, list) and v and all(isinstance(d, dict) and "kind" in d for d in v):
+            out[key] = ",".join(str(d["kind"]) for d in v)
+    return out
+
+
 @on_handle
-def finish(h: Handle, c: Claim, status: str, value: float | None, attrs: dict) -> bool:
-    """Record a claimed trial's outcome; False if its lease was lost meanwhile (another worker re-runs it)."""
-    import optuna
+def finish(h: Handle, c: Claim, status: str, value: float | None, attrs: dict, curve=()) -> bool:
+    """Record a claimed trial's outcome (`attrs`: its record, TrialRecord.attrs(); `curve`: its validation
+    accuracy per epoch, reported as intermediate values) as one update; False if its lease was lost meanwhile
+    (another worker re-runs it). `interrupted` puts the trial back in the queue (see the module docstring)."""
     from optuna.trial import TrialState
 
+    if status == "interrupted":
+        return update_trial(h, c.trial_id, {"status": status}, TrialState.WAITING)  # (its worker attr says who)
     state = {"complete": TrialState.COMPLETE, "diverged": TrialState.PRUNED}.get(status, TrialState.FAIL)
-    try:
-        h.storage.set_trial_user_attr(c.trial_id, RESULT_ATTR, attrs)
-        h.storage.set_trial_user_attr(c.trial_id, "status", status)
-        return h.storage.set_trial_state_values(c.trial_id, state, [value] if state == TrialState.COMPLETE else None)
-    except optuna.exceptions.UpdateFinishedTrialError:
-        return False
+    user = {"status": status, **plain_attrs(attrs), RESULT_ATTR: attrs}
+    steps = {epoch: float(v) for epoch, v in enumerate(curve or (), 1) if v is not None}
+    return update_trial(h, c.trial_id, user, state, [value] if state == TrialState.COMPLETE else None, steps)
 
 
 @on_handle

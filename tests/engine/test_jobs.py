@@ -60,6 +60,10 @@ def test_jobs_2_gives_the_same_trials_and_values_as_jobs_1(tmp_path):
     trials = journal_trials(tmp_path / "two.journal", "coarse-two")
     assert len({pid_of(t) for t in trials}) == 2  # both processes trained
     done_once(trials, 16)
+    curves = {k: {t.user_attrs["hp_number"]: (t.state, t.value, t.intermediate_values, t.user_attrs["status"],
+                                              t.user_attrs.get("diagnosis"))
+                  for t in journal_trials(tmp_path / f"{k}.journal", f"coarse-{k}")} for k in ("one", "two")}
+    assert curves["one"] == curves["two"]  # the study too: states, values, intermediate values, plain attrs
 
 
 # ---------------------------------------------------------------------------- faults (subprocess)
@@ -116,8 +120,9 @@ def test_a_stop_signal_stops_every_worker_then_the_run_resumes(tmp_path, sig, co
     assert "run the same command again to resume" in err and "Traceback" not in err and "worker process" not in err
     assert gone(child.pop())  # the child stopped too
     ts = journal_trials(journal, "coarse-r")
-    assert not [t for t in ts if t.state.name in ("RUNNING", "WAITING") and pid_of(t)]  # every claim recorded
-    assert "interrupted" in {t.user_attrs.get("status") for t in ts}
+    assert not [t for t in ts if t.state.name == "RUNNING"]  # every claim recorded
+    interrupted = [t for t in ts if t.user_attrs.get("status") == "interrupted"]
+    assert interrupted and all(t.state.name == "WAITING" and pid_of(t) for t in interrupted)  # queued again
     doc = results_file.read(tmp_path / "r.json")
     assert doc["progress"]["interrupted"] is True and 1 <= doc["progress"]["done"] < n
 
@@ -362,7 +367,7 @@ def test_a_run_holding_an_old_plan_widens_it_and_reports_the_grown_plan(tmp_path
     c = study.claim(h, {0, 1})
     assert c is not None and c.hp_number in (0, 1)  # numbers 2-4 are left waiting, not failed
     assert study.claim(h, set()) is None
-    study.finish(h, c, "interrupted", None, {})  # FAIL, not done: enqueued again below
+    study.finish(h, c, "interrupted", None, {})  # WAITING again, not done: it runs below
     outcome = loop.run(h, old, stage.stage_split(m.data_spec, "float32", "test"))
     assert outcome.ran == 5 and len(outcome.plan.trials) == 5 and len(old.trials) == 2
     assert outcome.plan.trials[:2] == old.trials

@@ -153,3 +153,32 @@ def test_a_read_only_disk_is_one_line_before_anything_runs(tmp_path):
             assert r.returncode == 3 and len(lines) == 1 and "writable" in lines[0], r.stderr
     finally:
         subprocess.run(["umount", "-l", str(ro)], capture_output=True)
+
+
+def test_the_lock_owner_record_names_only_the_lock_it_was_written_for(tmp_path):
+    """The owner record is rewritten in place and left behind at release: a record of an earlier holder that
+    is gone must not get a live holder's lock broken; a record of the current lock whose owner is gone does."""
+    import os
+
+    from hpsearch.engine.storage import OWNER_BYTES, owned_lock
+
+    journal = tmp_path / "j.journal"
+    journal.write_bytes(b"")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    me, other = owned_lock(str(journal)), owned_lock(str(journal))
+    me.acquire()
+    made = os.lstat(me._lock_file).st_ctime_ns
+    record = open(me.hp_owner, "rb").read()
+    assert len(record) == OWNER_BYTES and record.split()[1] == str(made).encode()  # this process, this lock
+    assert not other._owner_gone()  # alive
+    fake = f"{record.split()[0].decode().rsplit(':', 1)[0]}:{dead.pid}"
+    (tmp_path / "j.journal.lock.owner").write_bytes(f"{fake} {made - 1}".encode().ljust(OWNER_BYTES))
+    assert not other._owner_gone()  # a gone owner, but of an earlier lock: not this one's
+    (tmp_path / "j.journal.lock.owner").write_bytes(f"{fake} {made}".encode().ljust(OWNER_BYTES))
+    assert other._owner_gone()  # this lock, its owner gone: broken at once
+    me.release()
+    assert not os.path.lexists(me._lock_file) and (tmp_path / "j.journal.lock.owner").is_file()
+    other.acquire()  # a new lock: the record is rewritten for it
+    assert open(other.hp_owner, "rb").read().split()[1] == str(os.lstat(other._lock_file).st_ctime_ns).encode()
+    other.release()

@@ -112,12 +112,16 @@ def test_interrupted_trial_is_not_counted_and_reruns_once(tmp_path, digits_split
     out = loop.run(h, plan, digits_split)
     assert out.stopped_by == signal.SIGTERM and out.ran == 2
     assert [r.number for r in trial.collect(h, plan)] == [0, 1]
+    [cut] = by_number(h)[2]  # back in the queue, saying why (the dashboard shows it waiting, not failed)
+    assert cut.state == TrialState.WAITING and cut.user_attrs["status"] == "interrupted"
+    assert not cut.intermediate_values and study.RESULT_ATTR not in cut.user_attrs
     monkeypatch.setattr(trainer_fit, "fit", real)
     assert loop.run(h, plan, digits_split).ran == 3
     groups = by_number(h)
     assert sorted(groups) == list(range(5))
-    assert [t.user_attrs["status"] for t in groups[2]] == ["interrupted", "complete"]
-    assert all(sum(study.is_done(t) for t in ts) == 1 for ts in groups.values())
+    assert [(t.number, t.state, t.user_attrs["status"]) for t in groups[2]] == [
+        (cut.number, TrialState.COMPLETE, "complete")]  # the same Optuna trial ran, once
+    assert all(len(ts) == 1 and study.is_done(ts[0]) for ts in groups.values())
 
 
 def test_exception_in_training_is_a_failed_trial_not_rerun(tmp_path, digits_split, monkeypatch):
