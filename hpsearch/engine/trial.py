@@ -5,10 +5,11 @@ A failing trial is a result (status `failed`), not a crash of the search.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from hpsearch.engine import study
 from hpsearch.engine.plan import Plan, TrialPlan
 
 METRICS = ("status", "val_acc", "val_last", "val_curve", "train_acc", "initial_loss", "final_loss", "epochs_run",
-           "seconds", "diagnosis", "stopped_at", "error")
+           "seconds", "diagnosis", "stopped_at", "error", "loss_curve", "train_curve")
+LOSS_POINTS = 200  # a record's loss_curve keeps at most this many points (means over equal windows of iterations)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class TrialRecord:
     diagnosis: list = field(default_factory=list)  # [{"kind", "message"}] from trainer/diagnosis.py
     stopped_at: dict | None = None  # diverged: where the abort rule fired
     error: str | None = None  # failed: the exception, one line
+    loss_curve: list = field(default_factory=list)  # minibatch loss, downsampled (loss_curve()); null: non-finite
+    train_curve: list = field(default_factory=list)  # train accuracy per epoch run (the overfitting gap's other side)
 
     def to_dict(self) -> dict:
         """The results file's trial object."""
@@ -58,6 +62,15 @@ def preload() -> None:
     from hpsearch.trainer.fast import lanes
 
     lanes.controller()
+
+
+def loss_curve(losses, points: int = LOSS_POINTS) -> list:
+    """The per-iteration minibatch losses as at most `points` means over equal windows (4 significant digits:
+    a picture's precision); a window holding a non-finite loss is null, so a divergence shows where it began."""
+    x = np.asarray(losses, dtype=np.float64)
+    if x.size > points:
+        x = np.array([w.mean() if np.isfinite(w).all() else np.nan for w in np.array_split(x, points)])
+    return [float(f"{v:.4g}") if math.isfinite(v) else None for v in x.tolist()]
 
 
 def train_one(tp: TrialPlan, seed: np.random.SeedSequence, split, lost: Callable[[], bool] | None = None,
@@ -87,7 +100,9 @@ def train_one(tp: TrialPlan, seed: np.random.SeedSequence, split, lost: Callable
     return TrialRecord(tp.number, tp.params, r.status, finite_or_none(r.val_acc), curve[-1] if curve else None,
                        curve, finite_or_none(r.train_acc),
                        finite_or_none(r.initial_loss), finite_or_none(r.final_loss), r.epochs_run, round(r.seconds, 4),
-                       diagnosis.diagnose(r, tp.config), r.stopped_at)
+                       diagnosis.diagnose(r, tp.config), r.stopped_at,
+                       loss_curve=loss_curve(r.history.loss),
+                       train_curve=[finite_or_none(v) for v in r.history.train_acc])
 
 
 def collect(h, plan: Plan) -> list[TrialRecord]:
@@ -106,5 +121,6 @@ def collect(h, plan: Plan) -> list[TrialRecord]:
         out.append(TrialRecord(k, plan.trials[k].params, status, a.get("val_acc"), a.get("val_last"),
                                list(a.get("val_curve") or []), a.get("train_acc"), a.get("initial_loss"), a.get("final_loss"),
                                int(a.get("epochs_run") or 0), float(a.get("seconds") or 0.0),
-                               list(a.get("diagnosis") or []), a.get("stopped_at"), a.get("error")))
+                               list(a.get("diagnosis") or []), a.get("stopped_at"), a.get("error"),
+                               loss_curve=list(a.get("loss_curve") or []), train_curve=list(a.get("train_curve") or [])))
     return out

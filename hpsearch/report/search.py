@@ -1,10 +1,8 @@
-"""Rich renderables for a search's results document: summary, top-k table, and a val_acc scatter over
-(lr, reg) on log axes like CS231n's slide. Pure: builds objects from the dict, never prints.
+"""Rich renderables for a search's results document: summary, top-k table, the slice plots and the lr x reg
+map (report/space_plots.py), the top trials' curves (report/plots.py). Pure: builds objects, never prints.
 """
 
 from __future__ import annotations
-
-import math
 
 from rich.console import Group
 from rich.table import Table
@@ -12,8 +10,6 @@ from rich.text import Text
 
 from hpsearch.config.plain import fmt
 from hpsearch.results import ranking
-
-MARK_DIVERGED, MARK_FAILED, MARK_BEST = "x", "!", "*"
 
 
 def counts(doc: dict) -> dict:
@@ -81,77 +77,11 @@ def top_table(doc: dict, k: int = 10) -> Table:
     return t
 
 
-def _axes(doc: dict) -> list[tuple[str, dict]]:
-    """The (up to) two range parameters to plot: lr and reg when searched, else the first ranges."""
-    ranges = [(n, p) for n, p in doc["space"].get("params", {}).items() if isinstance(p, dict) and "choices" not in p]
-    ranges = [(n, {"low": p.get("low", min(p.get("values", [0]))), "high": p.get("high", max(p.get("values", [1]))),
-                   "log": p.get("log", False)}) for n, p in ranges]
-    by = dict(ranges)
-    pick = [n for n in ("lr", "reg") if n in by] or [n for n, _ in ranges]
-    pick += [n for n, _ in ranges if n not in pick]
-    return [(n, by[n]) for n in pick[:2]]
+def scatter(doc: dict, width: int | None = None, height: int | None = None):
+    """The lr x reg map (report/space_plots.py): at the console's width unless `width` is given."""
+    from hpsearch.report import space_plots
 
-
-def _pos(v: float, ax: dict, cells: int) -> int:
-    f = (lambda z: math.log10(z)) if ax["log"] else float
-    lo, hi = f(ax["low"]), f(ax["high"])
-    x = (f(v) - lo) / (hi - lo) if hi > lo else 0.5
-    return min(cells - 1, max(0, int(x * cells)))
-
-
-def _mark(t: dict) -> tuple[str, str, float]:
-    """(character, style, priority) for one trial: a digit of val_acc's tenths, x diverged, ! failed."""
-    if t["status"] == "diverged":
-        return MARK_DIVERGED, "red", -1.0
-    if t["status"] == "failed" or t["val_acc"] is None:
-        return MARK_FAILED, "magenta", -2.0
-    v = t["val_acc"]
-    style = "bold green" if v >= 0.9 else "green" if v >= 0.7 else "yellow" if v >= 0.4 else "dim"
-    return str(min(9, int(v * 10))), style, v
-
-
-def scatter(doc: dict, width: int = 56, height: int = 14) -> Group | Text:
-    """val_acc of every trial placed by its (lr, reg) on log axes; one character per cell (its best trial)."""
-    axes = _axes(doc)
-    if not axes or not doc["trials"]:
-        return Text("(no range parameter to plot)", style="dim")
-    (xn, xa), (yn, ya) = axes[0], (axes[1] if len(axes) > 1 else (None, None))
-    rows = height if yn else 1
-    cells: dict[tuple[int, int], tuple[str, str, float]] = {}
-    best = doc["best"]["number"] if doc["best"] else None
-    for t in doc["trials"]:
-        c = _pos(t["params"][xn], xa, width)
-        r = rows - 1 - _pos(t["params"][yn], ya, rows) if yn else 0
-        mark = _mark(t)
-        if t["number"] == best:
-            mark = (MARK_BEST, "bold reverse green", 2.0)
-        if (r, c) not in cells or mark[2] > cells[(r, c)][2]:
-            cells[(r, c)] = mark
-    label_w = 8
-    lines = []
-    title = f"val_acc over {xn} (x{', log' if xa['log'] else ''})"
-    title += f" and {yn} (y{', log' if ya['log'] else ''})" if yn else ""
-    lines.append(Text(title, style="bold"))
-    lines.append(Text(f"digit = val_acc tenths (9 means >= 0.90), {MARK_DIVERGED} diverged, {MARK_FAILED} failed, "
-                      f"{MARK_BEST} best", style="dim"))
-    for r in range(rows):
-        if yn and r == 0:
-            label = _value(ya["high"])
-        elif yn and r == rows - 1:
-            label = _value(ya["low"])
-        elif yn and r == rows // 2:
-            label = yn
-        else:
-            label = ""
-        line = Text(f"{label:>{label_w}} │")
-        for c in range(width):
-            ch, style, _ = cells.get((r, c), (" ", "", 0))
-            line.append(ch, style=style)
-        lines.append(line)
-    lines.append(Text(" " * label_w + " └" + "─" * width))
-    lo, hi = _value(xa["low"]), _value(xa["high"])
-    lines.append(Text(" " * (label_w + 2) + lo + xn.center(width - len(lo) - len(hi)) + hi))
-    return Group(*lines)
+    return space_plots.lr_reg_map(doc, width, height)
 
 
 def best_diagnosis(doc: dict) -> Text:
@@ -168,9 +98,15 @@ def warnings_lines(doc: dict) -> list[str]:
     return [w["message"] for w in doc["warnings"]]
 
 
-def report(doc: dict, k: int = 10) -> Group:
-    """Everything `hpsearch report` and the end of a search show."""
-    parts = [summary(doc), Text(""), top_table(doc, k), best_diagnosis(doc), Text(""), scatter(doc)]
+def report(doc: dict, k: int = 10, width: int | None = None, curves: int = 0) -> Group:
+    """Everything `hpsearch report` and the end of a search show: the pictures at the console's width (or
+    `width`); `curves` > 0 adds the learning curves of that many top trials (`report --curves`)."""
+    from hpsearch.report import plots, space_plots
+
+    parts = [summary(doc), Text(""), top_table(doc, k), best_diagnosis(doc), Text(""),
+             space_plots.slices(doc, width), Text(""), scatter(doc, width)]
+    if curves > 0:
+        parts += [Text(""), plots.curves(doc, curves, width)]
     narrowed = doc["settings"].get("narrowed")
     if narrowed:
         parts.insert(1, narrowed_text(narrowed))

@@ -9,7 +9,11 @@ from rich.text import Text
 from hpsearch.config.plain import fmt
 
 
-def train_table(result, cfg, diagnosis: list[dict]):
+def train_table(result, cfg, diagnosis: list[dict], width: int | None = None):
+    """The run's numbers, its curves (report/plots.py: at the console's width unless `width`) and its
+    diagnosis, which reads those curves."""
+    from hpsearch.report import plots
+
     t = Table(title="hpsearch train", show_header=True, header_style="bold")
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -29,4 +33,4 @@ def train_table(result, cfg, diagnosis: list[dict]):
         ratios = ", ".join(f"{k} {fmt(v, '.1e')}" for k, v in result.history.update_ratio[-1].items())
         t.add_row("update/weight (last epoch)", ratios)
     lines = [Text(f"- {d['message']}", style="yellow" if d["kind"] != "healthy" else "green") for d in diagnosis]
-    return Group(t, Text("diagnosis:", style="bold"), *lines)
+    return Group(t, plots.train_figure(result, width), Text("diagnosis:", style="bold"), *lines)

@@ -129,7 +129,8 @@ def _validate_narrowed(n: Any, bad) -> None:
 
 
 def _validate_trial_extras(t: dict, where: str, bad) -> None:
-    """The optional fields of a trial that report and fine read: diagnosis, train_acc, seconds, stopped_at."""
+    """The optional fields of a trial that report and fine read: diagnosis, train_acc, seconds, stopped_at and
+    the curves (val_curve, train_curve, loss_curve; files from before 0.x have only val_curve or none)."""
     diag = t.get("diagnosis", [])
     if not isinstance(diag, list) or not all(isinstance(d, dict) and isinstance(d.get("kind"), str)
                                              and isinstance(d.get("message", ""), str) for d in diag):
@@ -145,6 +146,12 @@ def _validate_trial_extras(t: dict, where: str, bad) -> None:
     if "val_curve" in t and not (isinstance(t["val_curve"], list) and all(
             v is None or (_is_number(v) and 0 <= v <= 1) for v in t["val_curve"])):
         bad(f"{where}.val_curve", "must be a list of numbers in [0, 1]")
+    if "train_curve" in t and not (isinstance(t["train_curve"], list) and all(
+            v is None or (_is_number(v) and 0 <= v <= 1) for v in t["train_curve"])):
+        bad(f"{where}.train_curve", "must be a list of numbers in [0, 1] or null")
+    if "loss_curve" in t and not (isinstance(t["loss_curve"], list) and all(
+            v is None or _is_number(v) for v in t["loss_curve"])):
+        bad(f"{where}.loss_curve", "must be a list of finite numbers or null")
 
 
 def _is_int(v: Any) -> bool:

@@ -70,17 +70,20 @@ def test_diverged_and_failed_rows_say_why():
 
 
 def test_the_scatter_places_trials_on_log_axes_and_marks_the_best():
+    # the lr x reg map (report/space_plots.py): cells two characters wide, levels on the stage's val_acc range
     d = doc(TRIALS, BEST)
-    out = text(search_report.scatter(d, width=30, height=6))
+    out = text(search_report.scatter(d, width=50, height=6))
     lines = out.splitlines()
     assert lines[0].startswith("val_acc over lr (x, log) and reg (y, log)")
-    plot = [line.split("│", 1)[1] for line in lines if "│" in line]
+    plot = [line.split("┤", 1)[-1].split("│", 1)[-1] for line in lines if line[9:10] in "┤│"]
     assert len(plot) == 6
     marks = "".join(plot)
-    assert marks.count("*") == 1 and marks.count("x") == 1 and marks.count("!") == 1
-    assert "9" in marks and "8" in marks  # 0.95 (trial 4) and 0.80 (trial 0) as tenths
-    # lr 1e-2 is 4/6 of the way along 1e-6..1: column int(4/6 * 30) = 20; reg 1e-4 is 1/10 up: bottom row
-    assert plot[-1][20] == "*"
+    assert marks.count("★") == 1 and marks.count("x") == 1 and marks.count("!") == 1
+    # 0.95 (trial 4) is the top of this stage's range 0.80..0.95, 0.80 (trial 0) its bottom
+    assert "█" in marks and "▁" in marks
+    # 20 cells across: lr 1e-2 is 4/6 of the way along 1e-6..1, cell int(4/6 * 20) = 13 (column 26);
+    # reg 1e-4 is 1/10 up: the bottom row
+    assert plot[-1][26] == "★"
 
 
 def test_a_space_without_ranges_says_so():
