@@ -5,20 +5,25 @@ Heavy modules (numpy, optuna, rich) are imported inside the commands so `hpsearc
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from hpsearch import __version__
-from hpsearch.cli import coarse, data, errors, evaluate, export, fine, predict, report, sanity, train, worker
+from hpsearch.cli import coarse, data, errors, evaluate, export, fine, flags, predict, report, sanity, train, worker
 
 app = typer.Typer(
     cls=errors.HPSearchGroup,
     name="hpsearch",
     help="Sanity-check an MLP, then search learning rate and regularization coarse-to-fine (the CS231n recipe).",
-    epilog="Example: hpsearch sanity && hpsearch coarse --epochs 5 && hpsearch fine --from results.json",
-    no_args_is_help=True,
+    epilog="Example: hpsearch sanity && hpsearch coarse --epochs 5 && hpsearch fine --from results.json\n\n"
+           "Environment: HPSEARCH_STORAGE (the default --storage), HPSEARCH_THREADS (BLAS lanes per fit, 1 or 2), "
+           "HPSEARCH_GRACE (the default --grace), HPSEARCH_SHARE_SPLIT=0 (--jobs workers load the data "
+           "themselves), HPSEARCH_DEBUG=1 (as --debug).",
+    no_args_is_help=True,  # bare `hpsearch`: the help on stdout, exit 0 (cli.errors)
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",  # reflow docstring paragraphs in --help instead of keeping source line breaks
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion; completes commands, flags and choices
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -31,8 +36,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors (for bug reports)."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: flags.in_panel(flags.Debug, rich_help_panel=None) = False,
+    version: Annotated[bool, typer.Option("--version", metavar="", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
     errors.state["debug"] = errors.state["debug"] or debug
 

@@ -6,31 +6,42 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import flags
+from hpsearch.cli import command, flags
 
-Space = Annotated[str, typer.Option("--space", help="Search-space YAML file, or the built-in 'coarse' "
-                                    "(lr 1e-6..1, reg 1e-5..1e5, log, random, 5 epochs).")]
-Trials = Annotated[Optional[int], typer.Option("--trials", help="Number of random trials (default: the space file's).")]
-Sampler = Annotated[Optional[str], typer.Option("--sampler", help="random or grid (default: the space file's).")]
+SPACE_FILES = "the space file's"
+Space = Annotated[str, typer.Option("--space", rich_help_panel=flags.SEARCH, help="Search-space YAML file, or the "
+                                    "built-in 'coarse' (lr 1e-6..1, reg 1e-5..1e5, log, random, 50 trials of 5 "
+                                    "epochs).")]
+Epochs = Annotated[Optional[int], typer.Option("--epochs", rich_help_panel=flags.SEARCH, show_default=SPACE_FILES,
+                                               help="Passes over the training split per trial.")]
+Trials = Annotated[Optional[int], typer.Option("--trials", rich_help_panel=flags.SEARCH, show_default=SPACE_FILES,
+                                               help="Number of random trials.")]
+Sampler = Annotated[flags.choice(flags.SAMPLERS), typer.Option(
+    "--sampler", metavar="<name>", rich_help_panel=flags.SEARCH, show_default=SPACE_FILES,
+    help=f"{flags.one_of(flags.SAMPLERS)} (grid: every combination of the space's points).")]
+Seed = flags.in_panel(flags.Seed, flags.SEARCH, help="Study seed: the split, and each trial's configuration, "
+                      "init, shuffling and dropout.")
+MODEL = "Model and training: fixed for every trial (unset: the space file's)"
 
 
 @flags.with_data_flags
-@flags.with_model_flags
+@flags.with_model_flags(MODEL)
 @flags.with_run_flags
 def coarse(
     space: Space = "coarse",
-    epochs: flags.Epochs = None,
+    epochs: Epochs = None,
     trials: Trials = None,
     sampler: Sampler = None,
+    seed: Seed = 0,
     data_flags: flags.DataSpec = None,  # the data flags, declared by flags.with_data_flags
     model: dict = None,  # the model flags, declared by flags.with_model_flags
-    seed: flags.Seed = 0,
-    out: flags.Out = "results.json",
     run: flags.RunFlags = None,  # the run flags, declared by flags.with_run_flags
+    out: flags.Out = "results.json",
 ) -> None:
     """Coarse search: many short trials over wide log ranges; the cost-explosion rule aborts hopeless ones.
 
-    Model flags fix a setting for every trial (a flag for a searched key stops searching it). Ctrl-C saves
+    Model flags fix a setting for every trial (a flag for a searched key stops searching it); unset, the
+    space file's value applies, else the default shown. Ctrl-C saves
     what finished (exit 130); the same command resumes. Prints warnings when the best value sits on a
     range edge. --jobs N runs N worker processes on this machine; with --storage postgresql://... and
     --study NAME, 'hpsearch worker' processes on other machines join the same study.
@@ -61,8 +72,5 @@ def override(sp, model: dict, *, epochs=None, trials=None, sampler=None):
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "coarse",
-        epilog="Example: hpsearch coarse --epochs 5 --trials 50 --jobs 2 --out results.json "
-               "(then: hpsearch fine --from results.json)",
-    )(coarse)
+    command.register(app, "coarse", coarse, epilog="Example: hpsearch coarse --epochs 5 --trials 50 --jobs 2 "
+                     "--out results.json (then: hpsearch fine --from results.json)")

@@ -10,25 +10,27 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import flags
+from hpsearch.cli import command, flags
 from hpsearch.cli.output import console, emit_json
 
 
 def data(
     spec: Annotated[Optional[str], typer.Argument(metavar="PATH|NAME", show_default=False,
                                                   help="Built-in name, file, folder or comma list (as --data).")] = None,
-    data_opt: Annotated[Optional[str], typer.Option("--data", help="Same as PATH|NAME, for symmetry with the other commands.")] = None,
+    data_opt: Annotated[Optional[str], typer.Option("--data", rich_help_panel=flags.DATA, show_default="PATH|NAME",
+                                                    help="Same as PATH|NAME, "
+                                                    "for symmetry with the other commands.")] = None,
     label_column: flags.LabelColumn = None,
     flatten: flags.Flatten = False,
     val_fraction: flags.ValFraction = 0.2,
     max_samples: flags.MaxSamples = None,
     preprocess: flags.Preprocess = "standardize",
-    seed: flags.Seed = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, metavar="<int>", rich_help_panel=flags.DATA,
+                                      help="Seed for the split.")] = 0,
     json_out: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
     """Inspect a data set: samples, features, classes with counts, value ranges, NaN/inf, duplicated rows."""
-    from hpsearch.config.data import PREPROCESS
     from hpsearch.data import dataset, split
     from hpsearch.data.summary import summarize
     from hpsearch.errors import ConfigError, DataError
@@ -38,9 +40,6 @@ def data(
     spec = spec or data_opt
     if not spec:
         raise ConfigError("no data set given", "e.g. hpsearch data digits, or hpsearch data path/to/mnist/")
-    if preprocess not in PREPROCESS:
-        raise ConfigError(f"--preprocess must be one of {', '.join(PREPROCESS)}, got {preprocess!r}",
-                          "standardize is the default", key="preprocess")
     ds = dataset.load(spec, label_column, flatten=flatten, check=False)
     with flags.naming_flags(DataError):
         if preprocess == "center-channel":
@@ -60,7 +59,5 @@ def data(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "data",
-        epilog="Example: hpsearch data ./mnist --max-samples 10000 --json   (also: X.npy,y.npy; cifar-10-batches-bin/)",
-    )(data)
+    command.register(app, "data", data, epilog="Example: hpsearch data ./mnist --max-samples 10000 --json   "
+                     "(also: X.npy,y.npy; cifar-10-batches-bin/)")

@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover - older Typer on top of click
     from click.exceptions import Abort as _Abort
     from click.exceptions import ClickException as _UsageFailure
 
+from hpsearch.cli.panels import UntypedFlags
 from hpsearch.errors import HPSearchError
 
 state = {"debug": bool(os.environ.get("HPSEARCH_DEBUG"))}  # --debug or HPSEARCH_DEBUG: tracebacks for bug reports
@@ -44,7 +45,23 @@ def _on_sigterm(signum, frame):
 
 
 
-class HPSearchGroup(TyperGroup):
+def _choice_message(e) -> str | None:
+    """'--activation must be one of relu, tanh; got 'swish'' for a value outside a flag's choices (Literal),
+    the wording of the configuration's own checks; None for other usage errors."""
+    param = getattr(e, "param", None)
+    desc = getattr(param, "type_descriptor", None)
+    if desc is None or not desc.is_choice or not getattr(param, "opts", None):
+        return None
+    cause = e.__cause__  # pydantic's ValidationError: its `input` is the value as typed
+    try:
+        value = cause.errors()[0]["input"]
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+    names = ", ".join(str(getattr(c, "value", c)) for c in desc.choices)
+    return f"{param.opts[0]} must be one of {names}; got {value!r}"
+
+
+class HPSearchGroup(UntypedFlags, TyperGroup):
     """Maps every error to one line on stderr and its exit code; a traceback only with --debug. SIGTERM is
     handled from the first moment (a search replaces the handler with its own while it runs)."""
 
@@ -53,8 +70,8 @@ class HPSearchGroup(TyperGroup):
         import threading
 
         args = list(sys.argv[1:] if args is None else args)
-        if "--debug" in args:
-            state["debug"] = True
+        before = state["debug"]  # per call: a caller in the same process (tests) is not left in debug mode
+        state["debug"] = before or "--debug" in args
         previous = None
         current = signal.getsignal(signal.SIGTERM)
         if threading.current_thread() is threading.main_thread() and (
@@ -63,6 +80,7 @@ class HPSearchGroup(TyperGroup):
         try:
             rv = self._run(args, prog_name, complete_var, extra)
         finally:
+            state["debug"] = before
             if previous is not None:  # a caller in the same process (tests, another program) gets its own back
                 signal.signal(signal.SIGTERM, previous)
         code = rv if isinstance(rv, int) else 0
@@ -81,16 +99,21 @@ class HPSearchGroup(TyperGroup):
                 fail_line(str(e))  # a --jobs child's storage fault is its coordinator's to report: once
             rv = e.exit_code
         except _UsageFailure as e:  # usage errors: unknown flag, bad value type
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `hpsearch`: the help is printed (stdout); not an error
+                return 0
             if state["debug"]:
                 raise
             cmd = f" {e.ctx.command_path}" if getattr(e, "ctx", None) is not None else ""
-            fail_line(f"{e.format_message()} (see 'hpsearch{cmd.replace('hpsearch', '', 1)} --help')")
+            message = _choice_message(e) or e.format_message()
+            fail_line(f"{message} (see 'hpsearch{cmd.replace('hpsearch', '', 1)} --help')")
             rv = e.exit_code
         except _Abort:
             rv = 130
         except Terminated:
-            sys.stderr.write("hpsearch: interrupted by SIGTERM (what finished is saved; run the same command "
-                             "again to resume)\n")
+            if not os.environ.get("HPSEARCH_PARENT_PID"):  # a --jobs child is stopped by its coordinator, which
+                # says so once for every process (the child shares its stderr)
+                sys.stderr.write("hpsearch: interrupted by SIGTERM (what finished is saved; run the same command "
+                                 "again to resume)\n")
             rv = 143
         except KeyboardInterrupt:
             rv = 130

@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import flags
+from hpsearch.cli import command, flags
 from hpsearch.cli.output import console, emit_json
 
 Models = Annotated[list[str], typer.Argument(help="Model files, or folders of them (an ensemble when several).")]
-Data = Annotated[str, typer.Option("--data", help="Test data: a file, or a folder whose test files are used "
-                                   "(MNIST t10k-*, CIFAR-10 test_batch.bin).")]
+Data = Annotated[str, typer.Option("--data", rich_help_panel=flags.DATA, help="Test data: a file, or a folder "
+                                   "whose test files are used (MNIST t10k-*, CIFAR-10 test_batch.bin).")]
 
 
 def evaluate(
@@ -52,4 +52,4 @@ def evaluate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("evaluate", epilog="Example: hpsearch evaluate models/ --data test.npz --json")(evaluate)
+    command.register(app, "evaluate", evaluate, epilog="Example: hpsearch evaluate models/ --data test.npz --json")

@@ -11,15 +11,16 @@ from typing import Annotated
 
 import typer
 
-from hpsearch.cli import flags
+from hpsearch.cli import command, flags
 from hpsearch.cli.worker import StorageReq, StudyReq
 
 
 def export(
     study: StudyReq,
     storage: StorageReq = None,
-    out: Annotated[str, typer.Option("--out", help="Results file to write (JSON, atomically).")] = "results.json",
-    show: Annotated[int, typer.Option("--show", help="Rows of the table.")] = 10,
+    out: Annotated[str, typer.Option("--out", rich_help_panel=flags.OUTPUT,
+                                     help="Results file to write (JSON, atomically).")] = "results.json",
+    show: Annotated[int, typer.Option("--show", rich_help_panel=flags.OUTPUT, help="Rows of the table.")] = 10,
     json_out: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
@@ -47,8 +48,5 @@ def export(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "export",
-        epilog="Example: hpsearch export --storage postgresql://me@db.lan/hp --study coarse-lr --out results.json "
-               "(then: hpsearch fine --from results.json)",
-    )(export)
+    command.register(app, "export", export, epilog="Example: hpsearch export --storage postgresql://me@db.lan/hp "
+                     "--study coarse-lr --out results.json (then: hpsearch fine --from results.json)")

@@ -7,34 +7,42 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import flags
+from hpsearch.cli import command, flags
 from hpsearch.cli.coarse import override
 
-From = Annotated[str, typer.Option("--from", help="Results file of the previous stage (coarse or fine).")]
-TopKFrom = Annotated[Optional[int], typer.Option("--top-k", help="Narrow around this many best trials instead "
-                                                 "of the parent's modelled good region.")]
-Out = Annotated[Optional[str], typer.Option("--out", help="Results file (default: beside --from, its name with "
-                                            "'.fine': results.json -> results.fine.json, coarse.json -> "
-                                            "coarse.fine.json; after a fine file, .fine2, .fine3, ...).")]
+From = Annotated[str, typer.Option("--from", rich_help_panel=flags.SEARCH,
+                                  help="Results file of the previous stage (coarse or fine).")]
+TopKFrom = Annotated[Optional[int], typer.Option("--top-k", rich_help_panel=flags.SEARCH, show_default="the good "
+                                                 "region", help="Narrow around this many best trials instead of the "
+                                                 "parent's modelled good region.")]
+Out = Annotated[Optional[str], typer.Option("--out", rich_help_panel=flags.OUTPUT, show_default="beside --from",
+                                            help="Results file: --from's name with '.fine' (results.json -> "
+                                            "results.fine.json; after a fine file, .fine2, .fine3, ...).")]
+MODEL = "Model and training: fixed for every trial"
 
 
-@flags.with_model_flags
+@flags.with_model_flags(MODEL, default="the parent's")
 @flags.with_run_flags
 def fine(
     from_: From,
     top_k: TopKFrom = None,
-    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training split per trial.")] = 20,
-    trials: Annotated[Optional[int], typer.Option("--trials", help="Number of random trials [default: 30].")] = None,
-    sampler: Annotated[str, typer.Option("--sampler", help="random or grid (grid: 5 points per range unless "
-                                         "the parent had points).")] = "random",
-    data: Annotated[Optional[str], typer.Option("--data", help="Where the parent's data now lives (default: "
-                                                "as recorded; its fingerprint must match).")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", rich_help_panel=flags.SEARCH,
+                                        help="Passes over the training split per trial.")] = 20,
+    trials: Annotated[Optional[int], typer.Option("--trials", rich_help_panel=flags.SEARCH, show_default="30; grid: "
+                                                  "every combination", help="Number of random trials.")] = None,
+    sampler: Annotated[flags.choice(flags.SAMPLERS), typer.Option(
+        "--sampler", metavar="<name>", rich_help_panel=flags.SEARCH, help=f"{flags.one_of(flags.SAMPLERS)} (grid: "
+        "5 points per range unless the parent had points).")] = "random",
+    seed: Annotated[Optional[int], typer.Option("--seed", min=0, metavar="<int>", rich_help_panel=flags.SEARCH,
+                                                show_default="the parent's + 1", help="Study seed (the parent's + 1 "
+                                                "does not replay its random draws; the data split stays the "
+                                                "parent's).")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", rich_help_panel=flags.DATA, show_default="as recorded",
+                                                help="Where the parent's data now lives (its fingerprint must "
+                                                "match).")] = None,
     model: dict = None,  # the model flags, declared by flags.with_model_flags
-    seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Study seed (default: the parent's + 1, so the stage "
-                                                "does not replay the parent's random draws; the data split stays "
-                                                "the parent's).")] = None,
-    out: Out = None,
     run: flags.RunFlags = None,  # the run flags, declared by flags.with_run_flags
+    out: Out = None,
 ) -> None:
     """Fine search: longer trials in ranges narrowed to the good region of a coarse (or fine) stage.
 
@@ -88,7 +96,5 @@ def default_out(parent: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "fine",
-        epilog="Example: hpsearch fine --from results.json --epochs 20 --trials 30 (writes results.fine.json)",
-    )(fine)
+    command.register(app, "fine", fine, epilog="Example: hpsearch fine --from results.json --epochs 20 --trials 30 "
+                     "(writes results.fine.json)")

@@ -1,52 +1,93 @@
 """Flags shared by several commands, declared once (Annotated types, flag groups handed to each command as one
-argument), and the one map from a configuration key to the flag that sets it (errors name the flag typed).
+argument), their --help panels, and the one map from a configuration key to the flag that sets it (errors name
+the flag typed).
 
-Model flags default to None so a command can tell "not given" (use the space file or the default)
-from an explicit value.
+Model flags show their real default in --help, but a command receives None for a flag the user did not give
+(flag_group's `unset`), so it can tell "not given" (use the space file, the --from trial, or the default) from
+an explicit value.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional, get_args
 
 import typer
 
-from hpsearch.config.data import DataSpec
+from hpsearch.cli.panels import DATA, MODEL, OUTPUT, SEARCH, STORAGE, one_of  # noqa: F401 - commands use flags.SEARCH
+from hpsearch.config import train as train_config  # the names the trainer's registries implement (tested equal)
+from hpsearch.config.data import PREPROCESS, DataSpec
 from hpsearch.errors import ConfigError, DataError, HPSearchError, SpaceError
 
+SAMPLERS = ("random", "grid")  # config.space.SAMPLERS (not imported: it pulls NumPy into --help)
+_TRAIN = train_config.TrainConfig()  # the defaults --help shows
+
+
+def choice(names: tuple[str, ...]):
+    """The type of a flag whose values are a fixed set: the shell completes them, a wrong value is exit 2
+    naming the flag and the valid values (cli.errors)."""
+    return Optional[Literal[names]]
+
+
 # --- common ---
-Data = Annotated[str, typer.Option("--data", help="Built-in name (digits, spiral), or a file, folder or comma list: "
-                                   ".npz, .csv, X.npy + y.npy, MNIST IDX (plain or .gz), CIFAR-10 binary .bin.")]
-LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="CSV label column name (default: the last).")]
-ValFraction = Annotated[float, typer.Option("--val-fraction", help="Fraction of each class held out for validation.")]
-Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed for the split, init, shuffling and dropout (>= 0).")]
-Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout (tables go to stderr).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; errors still go to stderr.")]
+Data = Annotated[str, typer.Option("--data", rich_help_panel=DATA, help="Built-in name (digits, spiral), or a file, "
+                                   "folder or comma list: .npz, .csv, X.npy + y.npy, MNIST IDX (plain or .gz), "
+                                   "CIFAR-10 binary .bin.")]
+LabelColumn = Annotated[Optional[str], typer.Option("--label-column", rich_help_panel=DATA, show_default="the last",
+                                                    help="CSV label column name.")]
+ValFraction = Annotated[float, typer.Option("--val-fraction", rich_help_panel=DATA,
+                                            help="Fraction of each class held out for validation.")]
+Seed = Annotated[int, typer.Option("--seed", min=0, metavar="<int>", rich_help_panel=MODEL,
+                                   help="Seed for the split, init, shuffling and dropout.")]
+Json = Annotated[bool, typer.Option("--json", metavar="", rich_help_panel=OUTPUT,
+                                    help="Print exactly one JSON object on stdout (tables go to stderr).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", metavar="", rich_help_panel=OUTPUT,
+                                     help="No progress bar or table; errors still go to stderr.")]
+Debug = Annotated[bool, typer.Option("--debug", metavar="", rich_help_panel=OUTPUT,  # any HPSEARCH_DEBUG: cli.errors
+                                     help="Show a traceback on errors, for bug reports (or set HPSEARCH_DEBUG=1).")]
 
 # --- data handling (see data/split.py) ---
-MaxSamples = Annotated[Optional[int], typer.Option("--max-samples", help="Use a stratified random subset of this many samples (train + validation), e.g. for quick coarse stages.")]
-Flatten = Annotated[bool, typer.Option("--flatten", help="Flatten image arrays (N,H,W[,C]) from .npy/.npz into feature rows (IDX and CIFAR files always are).")]
-Preprocess = Annotated[str, typer.Option("--preprocess", help="standardize (per-feature mean/std), center (subtract the mean image), center-channel (subtract per-channel means) or none; fitted on the training split. uint8 pixels are scaled to [0,1] first.")]
+MaxSamples = Annotated[Optional[int], typer.Option("--max-samples", rich_help_panel=DATA, show_default="all",
+                                                   help="Use a stratified random subset of this many samples "
+                                                   "(train + validation), e.g. for quick coarse stages.")]
+Flatten = Annotated[bool, typer.Option("--flatten", metavar="", rich_help_panel=DATA,
+                                       help="Flatten image arrays (N,H,W[,C]) from .npy/.npz into feature rows "
+                                       "(IDX and CIFAR files always are).")]
+Preprocess = Annotated[choice(PREPROCESS), typer.Option(
+    "--preprocess", metavar="<how>", rich_help_panel=DATA,
+    help=f"{one_of(PREPROCESS)}: per-feature mean/std, the mean image, per-channel means, or nothing; fitted on "
+    "the training split (uint8 pixels are scaled to [0,1] first).")]
 
 # --- model and training ---
 Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")]
-Reg = Annotated[Optional[float], typer.Option("--reg", help="Regularization strength (L2 by default).")]
+Reg = Annotated[Optional[float], typer.Option("--reg", help="Regularization strength (L2 unless --reg-kind l1).")]
 Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training split.")]
-Hidden = Annotated[Optional[str], typer.Option("--hidden", help="Hidden layer widths, comma-separated, e.g. 100,50 ('none' for a linear model).")]
-Activation = Annotated[Optional[str], typer.Option("--activation", help="relu, leaky_relu, elu, tanh or sigmoid.")]
-Init = Annotated[Optional[str], typer.Option("--init", help="small (0.01), xavier or he (default: he for ReLU family, xavier otherwise).")]
-Optimizer = Annotated[Optional[str], typer.Option("--optimizer", help="sgd, sgd_momentum, nesterov, adagrad, rmsprop or adam.")]
+Hidden = Annotated[Optional[str], typer.Option("--hidden", help="Hidden layer widths, comma-separated, e.g. 100,50 "
+                                              "('none' for a linear model).")]
+Activation = Annotated[choice(train_config.ACTIVATIONS), typer.Option(
+    "--activation", metavar="<name>", help=f"{one_of(train_config.ACTIVATIONS)}: after each hidden layer.")]
+Init = Annotated[choice(train_config.INITS), typer.Option(
+    "--init", metavar="<name>", show_default="he for the ReLU family, else xavier",
+    help=f"Weight init: {one_of(train_config.INITS)} (small: 0.01 * randn).")]
+Optimizer = Annotated[choice(train_config.OPTIMIZERS), typer.Option(
+    "--optimizer", metavar="<rule>", help=f"Update rule: {one_of(train_config.OPTIMIZERS)}.")]
 BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Minibatch size.")]
-Dropout = Annotated[Optional[float], typer.Option("--dropout", help="Probability of dropping a hidden unit while training.")]
-Batchnorm = Annotated[Optional[bool], typer.Option("--batchnorm/--no-batchnorm", help="Batch normalization after each hidden layer.")]
-LrDecay = Annotated[Optional[float], typer.Option("--lr-decay", help="Per-epoch learning-rate multiplier (exponential decay unless --schedule step).")]
-Schedule = Annotated[Optional[str], typer.Option("--schedule", help="constant, step or exp.")]
-RegKind = Annotated[Optional[str], typer.Option("--reg-kind", help="l2 or l1.")]
-Dtype = Annotated[Optional[str], typer.Option("--dtype", help="float32 (fast, default) or float64.")]
+Dropout = Annotated[Optional[float], typer.Option("--dropout", help="Probability of dropping a hidden unit "
+                                                  "while training.")]
+Batchnorm = Annotated[Optional[bool], typer.Option("--batchnorm/--no-batchnorm", metavar="",
+                                                   help="Batch normalization after each hidden layer.")]
+LrDecay = Annotated[Optional[float], typer.Option("--lr-decay", help="Per-epoch learning-rate multiplier "
+                                                  "(exponential decay unless --schedule step).")]
+Schedule = Annotated[choice(train_config.SCHEDULES), typer.Option(
+    "--schedule", metavar="<name>", help=f"Learning-rate schedule: {one_of(train_config.SCHEDULES)}.")]
+RegKind = Annotated[choice(train_config.REG_KINDS), typer.Option(
+    "--reg-kind", metavar="<kind>", help=f"Penalty on the weights: {one_of(train_config.REG_KINDS)}.")]
+Dtype = Annotated[choice(train_config.DTYPES), typer.Option(
+    "--dtype", metavar="<type>", help=f"{one_of(train_config.DTYPES)} (float32 trains fast).")]
 
 # config key -> the flag that sets it, so errors name the flag the user typed
 FLAGS = {
@@ -60,26 +101,42 @@ FLAGS = {
     "overfit_epochs": "--overfit-epochs",
 }
 
-
-# The model flags every training command declares (epochs is declared per command: its default differs).
+# The model flags every training command declares, with the default --help shows (TrainConfig's; --epochs only
+# where it is a model setting: train, sanity).
 MODEL_FLAGS = {
-    "lr": Lr, "reg": Reg, "hidden": Hidden, "activation": Activation, "init": Init, "optimizer": Optimizer,
-    "batch_size": BatchSize, "dropout": Dropout, "batchnorm": Batchnorm, "lr_decay": LrDecay,
-    "schedule": Schedule, "reg_kind": RegKind, "dtype": Dtype,
+    "lr": (Lr, _TRAIN.lr), "reg": (Reg, _TRAIN.reg), "hidden": (Hidden, ",".join(map(str, _TRAIN.hidden))),
+    "activation": (Activation, _TRAIN.activation), "init": (Init, None), "optimizer": (Optimizer, _TRAIN.optimizer),
+    "batch_size": (BatchSize, _TRAIN.batch_size), "dropout": (Dropout, _TRAIN.dropout),
+    "batchnorm": (Batchnorm, _TRAIN.batchnorm), "lr_decay": (LrDecay, _TRAIN.lr_decay),
+    "schedule": (Schedule, _TRAIN.schedule), "reg_kind": (RegKind, _TRAIN.reg_kind), "dtype": (Dtype, _TRAIN.dtype),
 }
 
 
-def flag_group(placeholder: str, flags: dict, build):
+def in_panel(annotation, panel: str | None = None, **settings):
+    """The same Annotated flag, in another --help panel and/or with other OptionInfo settings (show_default...)."""
+    base, info = get_args(annotation)[:2]
+    info = copy.copy(info)
+    if panel is not None:
+        info.rich_help_panel = panel
+    for k, v in settings.items():
+        setattr(info, k, v)
+    return Annotated[base, info]
+
+
+def flag_group(placeholder: str, flags: dict, build, unset=(), typed=()):
     """A decorator declaring a group of flags on a command once, for all commands.
 
     The command has a parameter named `placeholder` where the flags belong in --help; it receives
     `build(given, kwargs)` there, `given` being the group's flag values and `kwargs` the command's others.
+    A flag named in `unset` is None in `given` unless the user gave it (its default is only shown in --help);
+    one in `typed` is None unless typed on the command line (its environment variable is read elsewhere).
     """
 
     def decorate(command):
         sig = inspect.signature(command, eval_str=True)
         if placeholder not in sig.parameters:
             raise TypeError(f"{command.__name__} needs a `{placeholder}` parameter for its flag group")
+        ctx_name = next((p.name for p in sig.parameters.values() if _is_context(p.annotation)), None)
         params = []
         for p in sig.parameters.values():
             if p.name == placeholder:
@@ -87,10 +144,17 @@ def flag_group(placeholder: str, flags: dict, build):
                            for k, (a, default) in flags.items()]
             else:
                 params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+        if ctx_name is None and (unset or typed):  # the Context tells a given flag from its default
+            params.append(inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
 
         @functools.wraps(command)
         def wrapper(**kwargs):
+            ctx = kwargs[ctx_name] if ctx_name else kwargs.pop("ctx", None)
             given = {k: kwargs.pop(k) for k in flags}
+            for k in unset:
+                given[k] = given[k] if was_given(ctx, k) else None
+            for k in typed:
+                given[k] = given[k] if ctx.get_parameter_source(k).name == "COMMANDLINE" else None
             return command(**{placeholder: build(given, kwargs)}, **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=params)
@@ -99,9 +163,28 @@ def flag_group(placeholder: str, flags: dict, build):
     return decorate
 
 
-# `model`: the flags the user gave, as config keys (model_overrides: --hidden parsed, --lr-decay implying exp)
-with_model_flags = flag_group("model", {k: (a, None) for k, a in MODEL_FLAGS.items()},
-                               lambda given, _: model_overrides(**given))
+def _is_context(annotation) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, typer.Context)
+
+
+def was_given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user set parameter `name` (on the command line or through its environment variable)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def with_model_flags(panel: str = MODEL, *, default: str | None = None, epochs: bool | str = False):
+    """`model`: the flags the user gave, as config keys (model_overrides: --hidden parsed, --lr-decay implying
+    exp), the flags shown in `panel` with TrainConfig's defaults, or `default` for all (fine: "the parent's");
+    `epochs`: --epochs belongs to the group too ("hidden": accepted, not shown)."""
+    shown_epochs = in_panel(Epochs, hidden=True) if epochs == "hidden" else Epochs
+    group = dict(MODEL_FLAGS, **({"epochs": (shown_epochs, _TRAIN.epochs)} if epochs else {}))
+    shown = {}
+    for k, (a, value) in group.items():
+        a = in_panel(a, panel) if default is None else in_panel(a, panel, show_default=default)
+        shown[k] = (a, value)
+    return flag_group("model", shown, lambda given, _: model_overrides(**given), unset=tuple(group))
+
 
 # The data flags of the commands that load --data themselves (fine reloads its parent's data instead).
 DATA_FLAGS = {
@@ -177,23 +260,27 @@ def naming_flags(kinds: type | tuple = HPSearchError, given: tuple[str, ...] = (
 
 
 # --- the flags of a search run (coarse, fine) ---
-Out = Annotated[str, typer.Option("--out", help="Results file (JSON, written atomically).")]
-Storage = Annotated[Optional[str], typer.Option("--storage", envvar="HPSEARCH_STORAGE", show_envvar=False,
+Out = Annotated[str, typer.Option("--out", rich_help_panel=OUTPUT, help="Results file (JSON, written atomically).")]
+Storage = Annotated[Optional[str], typer.Option("--storage", envvar="HPSEARCH_STORAGE", show_envvar=True,
+                                                rich_help_panel=STORAGE, show_default="a journal file beside --out",
                                                 help="Optuna storage: a journal file path, sqlite:///x.db or "
-                                                "postgresql://... (default: $HPSEARCH_STORAGE, else a journal file "
-                                                "beside --out). Keep passwords out of the command line: "
+                                                "postgresql://... Keep passwords out of the command line: "
                                                 "PGPASSWORD, ~/.pgpass or HPSEARCH_STORAGE.")]
-Study = Annotated[Optional[str], typer.Option("--study", help="Study name (default: '<command>-<out stem>').")]
-Fresh = Annotated[bool, typer.Option("--fresh", help="Delete the study's earlier trials and start over "
-                                     "(default: resume it).")]
-Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a warning is raised (best value on a range edge).")]
-TopK = Annotated[int, typer.Option("--show", help="Rows of the final table.")]
-Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes on this machine, this one included, "
-                                   "each on one BLAS thread (one per core). 0: only record and enqueue the plan "
-                                   "in --storage for 'hpsearch worker' processes on other machines.")]
-Grace = Annotated[Optional[float], typer.Option("--grace", help="Seconds without a heartbeat after which a "
-                                                "worker's trial is run again by another (default: HPSEARCH_GRACE "
-                                                "or 30; stored in the study for every worker).")]
+Study = Annotated[Optional[str], typer.Option("--study", rich_help_panel=STORAGE,
+                                              show_default="<command>-<out stem>", help="Study name.")]
+Fresh = Annotated[bool, typer.Option("--fresh", metavar="", rich_help_panel=STORAGE,
+                                     help="Delete the study's earlier trials and start over (default: resume it).")]
+Strict = Annotated[bool, typer.Option("--strict", metavar="", rich_help_panel=OUTPUT,
+                                      help="Exit 1 when a warning is raised (best value on a range edge).")]
+TopK = Annotated[int, typer.Option("--show", rich_help_panel=OUTPUT, help="Rows of the final table.")]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", rich_help_panel=STORAGE,
+                                   help="Worker processes on this machine, this one included, each on one BLAS "
+                                   "thread (one per core). 0: only record and enqueue the plan in --storage for "
+                                   "'hpsearch worker' processes on other machines.")]
+Grace = Annotated[Optional[float], typer.Option("--grace", envvar="HPSEARCH_GRACE", show_envvar=True,
+                                                rich_help_panel=STORAGE, show_default="30",
+                                                help="Seconds without a heartbeat after which a worker's trial is "
+                                                "run again by another (stored in the study for every worker).")]
 
 
 @dataclass(frozen=True)
@@ -214,5 +301,7 @@ class RunFlags:
 RUN_FLAGS = {"storage": (Storage, None), "study": (Study, None), "fresh": (Fresh, False), "jobs": (Jobs, 1),
              "grace": (Grace, None), "strict": (Strict, False), "show": (TopK, 10), "json_out": (Json, False),
              "quiet": (Quiet, False)}
-# `run`: the RunFlags of the flags given
-with_run_flags = flag_group("run", RUN_FLAGS, lambda given, _: RunFlags(top_k=given.pop("show"), **given))
+# `run`: the RunFlags of the flags given. HPSEARCH_GRACE is left to the Runtime (cli.env), which names the
+# variable in its errors and applies it only to a new study: --grace is None unless typed.
+with_run_flags = flag_group("run", RUN_FLAGS, lambda given, _: RunFlags(top_k=given.pop("show"), **given),
+                            typed=("grace",))

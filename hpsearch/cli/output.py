@@ -30,6 +30,37 @@ def show_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+def progress_bar(label: str, unit: str, console=None):
+    """A transient Rich bar on stderr (or `console`): `label`, done/total, the bar, the task's `info` field, the
+    rate in `unit`s per second and the time remaining (both once a unit is done); fits 80 columns."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeRemainingColumn)
+    from rich.table import Column
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def __init__(self):
+            super().__init__(table_column=Column(no_wrap=True))
+
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            if not speed:
+                return Text(f"- {unit}/s", style="progress.data.speed")
+            if speed < 1:
+                return Text(f"{1 / speed:.3g} s/{unit[:-1]}", style="progress.data.speed")
+            rate = f"{speed:.0f}" if speed >= 100 else f"{speed:.3g}"
+            return Text(f"{rate} {unit}/s", style="progress.data.speed")
+
+    fixed = Column(no_wrap=True)  # a narrow terminal shortens the info (…), never wraps the bar onto two lines
+    return Progress(TextColumn(label, table_column=fixed), MofNCompleteColumn(table_column=fixed),
+                    BarColumn(bar_width=10), TextColumn("{task.fields[info]}", table_column=Column(
+                        no_wrap=True, overflow="ellipsis", min_width=8)),
+                    Rate(), TextColumn("eta", table_column=fixed),
+                    TimeRemainingColumn(compact=True, table_column=fixed),
+                    console=console or Console(stderr=True), transient=True)
+
+
 def search_progress(command: str, quiet: bool):
     """An engine.stage Progress for a person at a terminal: a Rich bar on stderr (trials done, diverged so far,
     best so far), polled twice a second from the study, so trials finished by other processes and machines
@@ -42,17 +73,13 @@ def search_progress(command: str, quiet: bool):
     def bar(total: int, poll):
         import threading
 
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         def info(records) -> str:
             ok = [r.val_acc for r in records if r.status == "complete" and r.val_acc is not None]
             best = f"{max(ok):.3f}" if ok else "-"
-            return f"diverged {sum(r.status == 'diverged' for r in records)} · best val_acc {best}"
+            return f"best val_acc {best} · {sum(r.status == 'diverged' for r in records)} diverged"
 
         records = poll()
-        with Progress(TextColumn(command), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
-                      TimeElapsedColumn(), console=Console(stderr=True), transient=True) as p:
+        with progress_bar(command, "trials") as p:
             task = p.add_task(command, total=total, completed=len(records), info=info(records))
             stop = threading.Event()
 

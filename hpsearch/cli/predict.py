@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import flags
+from hpsearch.cli import command, flags
 from hpsearch.cli.evaluate import Data, Models
 
 
@@ -15,7 +15,8 @@ def predict(
     data: Data,
     label_column: flags.LabelColumn = None,
     flatten: flags.Flatten = False,
-    out: Annotated[Optional[str], typer.Option("--out", help="CSV file to write (default: stdout).")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", rich_help_panel=flags.OUTPUT, show_default="stdout",
+                                               help="CSV file to write.")] = None,
 ) -> None:
     """Predict with saved models (an ensemble when several): one CSV row per sample, `row,label,p_<class>...`."""
     import csv
@@ -45,4 +46,5 @@ def predict(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("predict", epilog="Example: hpsearch predict models/ --data new.csv --out predictions.csv")(predict)
+    command.register(app, "predict", predict,
+                     epilog="Example: hpsearch predict models/ --data new.csv --out predictions.csv")

@@ -6,27 +6,43 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import flags
+from hpsearch.cli import command, flags
 from hpsearch.cli.output import console, emit_json, err_console, show_progress
 
 
+CHECKS = "Checks"
+
+
+def _check_names(incomplete: str) -> list[str]:
+    """Shell completion of --only/--skip: the check names (imported only when completing)."""
+    from hpsearch.sanity.types import CHECK_NAMES
+
+    done, _, last = incomplete.rpartition(",")
+    return [f"{done},{n}" if done else n for n in CHECK_NAMES if n.startswith(last)]
+
+
 @flags.with_data_flags
-@flags.with_model_flags
+@flags.with_model_flags(epochs="hidden")
 def sanity(
     data_flags: flags.DataSpec = None,  # the data flags, declared by flags.with_data_flags
-    epochs: flags.Epochs = None,
-    model: dict = None,  # the model flags, declared by flags.with_model_flags
+    model: dict = None,  # the model flags, declared by flags.with_model_flags (--epochs accepted, unused)
     loss_tolerance: Annotated[float, typer.Option(
-        "--loss-tolerance", help="initial_loss passes within this relative distance of ln C.")] = 0.10,
+        "--loss-tolerance", rich_help_panel=CHECKS,
+        help="initial_loss passes within this relative distance of ln C.")] = 0.10,
     subset: Annotated[int, typer.Option(
-        "--subset", help="Samples overfit_small_subset must learn to 100% train accuracy.")] = 20,
+        "--subset", rich_help_panel=CHECKS,
+        help="Samples overfit_small_subset must learn to 100% train accuracy.")] = 20,
     overfit_epochs: Annotated[int, typer.Option(
-        "--overfit-epochs", help="Epoch budget of overfit_small_subset (it stops as soon as it passes).")] = 1000,
+        "--overfit-epochs", rich_help_panel=CHECKS,
+        help="Epoch budget of overfit_small_subset (it stops as soon as it passes).")] = 1000,
     only: Annotated[Optional[list[str]], typer.Option(
-        "--only", metavar="NAME", help="Run only this check (repeatable, or comma-separated).")] = None,
+        "--only", metavar="<check>", rich_help_panel=CHECKS, autocompletion=_check_names, show_default="all",
+        help="Run only this check (repeatable, or comma-separated).")] = None,
     skip: Annotated[Optional[list[str]], typer.Option(
-        "--skip", metavar="NAME", help="Leave this check out (repeatable, or comma-separated).")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Count warnings as failures (exit 1).")] = False,
+        "--skip", metavar="<check>", rich_help_panel=CHECKS, autocompletion=_check_names, show_default="none",
+        help="Leave this check out (repeatable, or comma-separated).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", metavar="", rich_help_panel=flags.OUTPUT,
+                                         help="Count warnings as failures (exit 1).")] = False,
     seed: flags.Seed = 0,
     json_out: flags.Json = False,
     quiet: flags.Quiet = False,
@@ -46,7 +62,7 @@ def sanity(
     with flags.naming_flags(ConfigError):
         opts = SanityOptions(loss_tolerance=loss_tolerance, subset=subset, overfit_epochs=overfit_epochs,
                              only=_names(only), skip=_names(skip), strict=strict, seed=seed)
-    cfg = flags.build_config(**model, **flags.model_overrides(epochs=epochs))
+    cfg = flags.build_config(**model)
     split = flags.load_split(data_flags, cfg.dtype)
 
     with flags.naming_flags(ConfigError):
@@ -72,7 +88,5 @@ def _names(values: list[str] | None) -> tuple[str, ...]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "sanity",
-        epilog="Example: hpsearch sanity --data digits --hidden 100 --activation relu --strict --json",
-    )(sanity)
+    command.register(app, "sanity", sanity,
+                     epilog="Example: hpsearch sanity --data digits --hidden 100 --activation relu --strict --json")

@@ -8,27 +8,33 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import env, flags
-from hpsearch.cli.output import console, emit_json, show_progress
+from hpsearch.cli import command, env, flags
+from hpsearch.cli.output import console, emit_json, progress_bar, show_progress
 
-From = Annotated[Optional[str], typer.Option("--from", help="Train the best trial of this results file with every "
-                                             "setting it used (flags given here override).")]
-Trial = Annotated[Optional[int], typer.Option("--trial", min=0, help="With --from: this trial instead of the best.")]
-Top = Annotated[Optional[int], typer.Option("--top", min=1, help="With --from: the top K configurations (the stage's "
-                                            "ranking), a model each; --save is then a folder.")]
-Final = Annotated[bool, typer.Option("--final", help="Fit on every training row (training + validation): no "
-                                     "validation accuracy is reported.")]
-Save = Annotated[Optional[str], typer.Option("--save", help="Write the model file (a folder with --top: one "
-                                             "trial-N.npz per configuration).")]
+FROM = "From a search"
+From = Annotated[Optional[str], typer.Option(
+    "--from", rich_help_panel=FROM, show_default="none",
+    help="Train the best trial of this results file with every setting it used (flags given here override).")]
+Trial = Annotated[Optional[int], typer.Option(
+    "--trial", min=0, metavar="<int>", rich_help_panel=FROM, show_default="the best",
+    help="With --from: this trial instead of the best.")]
+Top = Annotated[Optional[int], typer.Option(
+    "--top", min=1, metavar="<int>", rich_help_panel=FROM, show_default="1",
+    help="With --from: the top K configurations (the stage's ranking), a model each; --save is then a folder.")]
+Final = Annotated[bool, typer.Option(
+    "--final", metavar="", rich_help_panel=FROM,
+    help="Fit on every training row (training + validation): no validation accuracy is reported.")]
+Save = Annotated[Optional[str], typer.Option(
+    "--save", rich_help_panel=flags.OUTPUT, show_default="not saved",
+    help="Write the model file (a folder with --top: one trial-N.npz per configuration).")]
 
 
 @flags.with_data_flags
-@flags.with_model_flags
+@flags.with_model_flags(epochs=True)
 def train(
     ctx: typer.Context,
     data_flags: flags.DataSpec = None,  # the data flags, declared by flags.with_data_flags
-    epochs: flags.Epochs = None,
-    model: dict = None,  # the model flags, declared by flags.with_model_flags
+    model: dict = None,  # the model flags (and --epochs), declared by flags.with_model_flags
     seed: flags.Seed = 0,
     from_: From = None,
     trial: Trial = None,
@@ -42,7 +48,7 @@ def train(
     the configurations a search found (`--from results.fine.json --top 5 --final --save models/`)."""
     from hpsearch.errors import ConfigError
 
-    overrides = {**model, **flags.model_overrides(epochs=epochs)}
+    overrides = model
     if from_ is None:
         if trial is not None or top is not None:
             raise ConfigError("--trial and --top need --from RESULTS", "e.g. --from results.json --top 5")
@@ -161,15 +167,12 @@ def _train_one(job: Job, spec, final: bool, target: str | None, out, json_out: b
     if not quiet:
         _say_origin(out, job, source, final, split)
     if show_progress(quiet):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
-                      TimeElapsedColumn(), console=out if json_out else None, transient=True) as bar:
+        with progress_bar("epoch", "epochs") as bar:
             task = bar.add_task("train", total=cfg.epochs, info="")
 
             def on_epoch(s):
-                val = f" val {s.val_acc:.3f}" if not final else ""
-                bar.update(task, completed=s.epoch, info=f"loss {s.loss:.3f} train {s.train_acc:.3f}{val}")
+                acc = f"train {s.train_acc:.3f}" if final else f"val {s.val_acc:.3f}"
+                bar.update(task, completed=s.epoch, info=f"loss {s.loss:.3f} · {acc}")
 
             result = fit(split, cfg, job.seed, on_epoch, threads=threads)
     else:
@@ -210,8 +213,6 @@ def _say_origin(out, job: Job, source, final: bool, split) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "train",
-        epilog="Example: hpsearch train --data digits --lr 1e-2 --reg 1e-4 --hidden 100,50 --epochs 10 --json; "
-               "hpsearch train --from results.fine.json --top 5 --final --save models/",
-    )(train)
+    command.register(app, "train", train, epilog="Example: hpsearch train --data digits --lr 1e-2 --reg 1e-4 "
+                     "--hidden 100,50 --epochs 10 --json; hpsearch train --from results.fine.json --top 5 --final "
+                     "--save models/")

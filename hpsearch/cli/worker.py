@@ -14,27 +14,29 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpsearch.cli import env, flags
+from hpsearch.cli import command, env, flags
 from hpsearch.cli.errors import warn_line
 from hpsearch.cli.output import emit_json
 
 StorageReq = Annotated[Optional[str], typer.Option(
-    "--storage", envvar="HPSEARCH_STORAGE", show_envvar=False,
+    "--storage", envvar="HPSEARCH_STORAGE", show_envvar=True, rich_help_panel=flags.STORAGE,
     help="The study's storage: postgresql://user@host/db (several machines) or the coordinator's journal "
-         "file (default: $HPSEARCH_STORAGE).")]
-StudyReq = Annotated[str, typer.Option("--study", help="Study name (as the coordinator's --study, or "
-                                       "'coarse-results' for a default coarse --out results.json).")]
+         "file.")]
+StudyReq = Annotated[str, typer.Option("--study", rich_help_panel=flags.STORAGE, help="Study name (as the "
+                                       "coordinator's --study, or 'coarse-results' for a default coarse --out "
+                                       "results.json).")]
 
 
 def worker(
     study: StudyReq,
     storage: StorageReq = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes on this machine, this one "
-                                      "included, each on one BLAS thread.")] = 1,
-    data: Annotated[Optional[str], typer.Option("--data", help="Where the study's data lives on this machine "
-                                                "(default: as recorded; its fingerprint must match).")] = None,
-    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the study to appear (start workers "
-                                        "before the coordinator).")] = 0.0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", rich_help_panel=flags.STORAGE, help="Worker processes on "
+                                      "this machine, this one included, each on one BLAS thread.")] = 1,
+    data: Annotated[Optional[str], typer.Option("--data", rich_help_panel=flags.DATA, show_default="as recorded",
+                                                help="Where the study's data lives on this machine (its "
+                                                "fingerprint must match).")] = None,
+    wait: Annotated[float, typer.Option("--wait", rich_help_panel=flags.STORAGE, help="Seconds to wait for the "
+                                        "study to appear (start workers before the coordinator).")] = 0.0,
     json_out: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
@@ -82,7 +84,5 @@ def worker(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "worker",
-        epilog="Example: hpsearch worker --storage postgresql://me@db.lan/hp --study coarse-lr --jobs 4",
-    )(worker)
+    command.register(app, "worker", worker,
+                     epilog="Example: hpsearch worker --storage postgresql://me@db.lan/hp --study coarse-lr --jobs 4")

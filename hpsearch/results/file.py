@@ -25,8 +25,12 @@ def dumps(doc: dict) -> str:
 
 def write(path: str | Path, doc: dict) -> None:
     """Write `doc` to `path` atomically. Errors: OutputError (exit 3)."""
+    write_text(path, dumps(doc))
+
+
+def write_text(path: str | Path, text: str, flag: str = "--out") -> None:
+    """Write `text` to `path` atomically (also a report page). Errors: OutputError (exit 3) naming `flag`."""
     path = Path(path)
-    text = dumps(doc)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
@@ -39,7 +43,7 @@ def write(path: str | Path, doc: dict) -> None:
         os.replace(tmp, path)
         tmp = None
     except OSError as e:
-        raise OutputError(f"--out {path}: cannot write ({e.strerror or e})", "choose a writable path") from None
+        raise OutputError(f"{flag} {path}: cannot write ({e.strerror or e})", "choose a writable path") from None
     finally:
         if tmp is not None:
             try:

@@ -474,7 +474,8 @@ def _flag_cases():
         cases.append((f"{command} --nope", [command, *extra, "--nope"], 2))
     cases += [
         ("report --show x", ["report", "{out}", "--show", "x"], 2),
-        ("report two paths", ["report", "{out}", "{out}"], 2),
+        ("report --curves -1", ["report", "{out}", "--curves", "-1"], 2),
+        ("report --html a folder", ["report", "{out}", "--html", "{tmp}"], 2),
         ("worker --jobs -1", ["worker", "--storage", "{journal}", "--study", "coarse-results", "--jobs", "-1"], 2),
         ("worker --jobs huge", ["worker", "--storage", "{journal}", "--study", "coarse-results", "--jobs", "100000"], 2),
         ("worker --wait -1", ["worker", "--storage", "{journal}", "--study", "coarse-results", "--wait", "-1"], 2),

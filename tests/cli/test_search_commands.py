@@ -228,9 +228,38 @@ def test_report_shows_a_results_file(tmp_path):
     ok(run("coarse", "--space", space(tmp_path, trials=4, epochs=1), "--out", out, "--quiet"))
     r = run("report", out, "--show", "2")
     ok(r)
-    assert "top 2 trials" in r.stdout and "digit = val_acc tenths" in r.stdout
+    assert "top 2 trials" in r.stdout and "(a cell: its best trial)" in r.stdout  # the lr x reg map's legend
     rep = ok(run("report", out, "--json", "--quiet"))
     assert rep["best"] == results_file.read(out)["best"] and len(rep["top"]) == 4
+
+
+def test_report_of_two_stages_with_curves_and_an_html_page(tmp_path):
+    coarse, fine, page = tmp_path / "c.json", tmp_path / "f.json", tmp_path / "report.html"
+    ok(run("coarse", "--space", space(tmp_path, trials=6, epochs=2), "--out", coarse, "--quiet"))
+    ok(run("fine", "--from", coarse, "--trials", "4", "--epochs", "2", "--out", fine, "--quiet"))
+    r = run("report", coarse, fine, "--curves", "2", "--show", "3", "--html", page)
+    ok(r)
+    assert r.stdout.count("top 3 trials") == 2  # one table per stage, in the order given
+    assert r.stdout.index("coarse:") < r.stdout.index("fine:")
+    assert r.stdout.count("accuracy per epoch") >= 2  # the top trials' curves
+    assert f"report: {page}" in r.stdout
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and str(coarse) in text and str(fine) in text
+    assert "<script src" not in text and "http://" not in text.replace("http://www.w3.org", "")  # offline
+    both = ok(run("report", coarse, fine, "--json", "--quiet"))
+    assert [x["path"] for x in both["reports"]] == [str(coarse), str(fine)]
+    assert [x["command"] for x in both["reports"]] == ["coarse", "fine"]
+
+
+def test_report_html_refuses_a_device_and_a_bad_file_before_writing(tmp_path):
+    coarse = tmp_path / "c.json"
+    ok(run("coarse", "--space", space(tmp_path, trials=3, epochs=1), "--out", coarse, "--quiet"))
+    one_line_error(run("report", coarse, "--html", "/dev/null", "--quiet"), 2, "--html /dev/null", "device")
+    page = tmp_path / "p.html"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    one_line_error(run("report", coarse, bad, "--html", page, "--quiet"), 2, "bad.json")
+    assert not page.exists()
 
 
 # ---------------------------------------------------------------------------- signals (subprocess)
@@ -310,6 +339,7 @@ def test_progress_bar_on_a_terminal(tmp_path):
     text = b"".join(chunks).decode(errors="replace")
     assert p.returncode == 0
     assert "coarse" in text and "best val_acc" in text and "diverged" in text
+    assert "trials/s" in text and "eta" in text  # the rate and the time remaining
 
 
 # ---------------------------------------------------------------------------- edited results files
