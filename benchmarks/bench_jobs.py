@@ -2,6 +2,7 @@
 
     python benchmarks/bench_jobs.py                 # 200 digits trials, 5 epochs, 3 rounds
     python benchmarks/bench_jobs.py --trials 1000 --rounds 3 --json /tmp/jobs.json
+    python benchmarks/bench_jobs.py --trials 400 --compare /tmp/old   # this tree against another copy, interleaved
 
 Each run is the real command in a fresh process and folder (`hpsearch coarse --trials T --epochs E --jobs N
 --out DIR/r.json --quiet`, the default journal-file study beside it). Two rates per run:
@@ -50,16 +51,18 @@ def span_of(journal: Path, study: str) -> tuple[float, dict[str, int]]:
     return span, per
 
 
-def run_once(jobs: int, args) -> dict:
+def run_once(jobs: int, args, package: str | None = None) -> dict:
+    """`package`: a folder holding another copy of the `hpsearch` package, run instead (its workers too)."""
+    env = {**os.environ, "PYTHONPATH": package} if package else None
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as d:
         out = Path(d) / "r.json"
-        cmd = hpsearch_cmd() + ["coarse", "--trials", str(args.trials), "--epochs", str(args.epochs),
+        cmd = ([sys.executable, "-m", "hpsearch"] if package else hpsearch_cmd()) + ["coarse", "--trials", str(args.trials), "--epochs", str(args.epochs),
                                 "--data", args.data, "--seed", str(args.seed), "--jobs", str(jobs),
                                 "--out", str(out), "--quiet"]
         if args.hidden:
             cmd += ["--hidden", args.hidden]
         t = time.perf_counter()
-        p = subprocess.run(cmd, cwd=d, capture_output=True, text=True)
+        p = subprocess.run(cmd, cwd=d, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t
         if p.returncode not in (0, 1) or not out.exists():  # 1: e.g. every trial diverged
             raise SystemExit(f"hpsearch coarse --jobs {jobs} failed ({p.returncode}): {p.stderr.strip()[-500:]}")
@@ -80,7 +83,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", dest="json_out", default=None, help="also write the figures to this file")
+    ap.add_argument("--compare", metavar="DIR", default=None,
+                    help="also run the hpsearch package found in DIR (e.g. a copy of an older tree), interleaved")
     args = ap.parse_args()
+    if args.compare:
+        return compare(args)
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"# hpsearch --jobs benchmark: {args.trials}-trial coarse search on {args.data}, {args.epochs} epochs, "
@@ -125,6 +132,28 @@ def main() -> None:
                                                    "ratio": ratio, "contention": contention, "runs": {j: [{k: v for k, v in x.items()
                                                                                   if k != "outcome"} for x in rs]
                                                                               for j, rs in runs.items()}}, indent=1))
+
+
+def compare(args) -> None:
+    """This tree and another copy of the package, --jobs 1 and 2 each, interleaved round by round."""
+    trees = {"this tree": None, args.compare: args.compare}
+    print(f"# hpsearch --jobs benchmark: {args.trials}-trial coarse search on {args.data}, {args.epochs} epochs, "
+          f"{args.rounds} rounds, this tree against {args.compare}")
+    print(f"# {_harness.machine_line(1)}")
+    runs: dict[tuple[str, int], list[dict]] = {(t, j): [] for t in trees for j in (1, 2)}
+    keys = list(runs)
+    for r in range(args.rounds):
+        k = r % len(keys)
+        for key in keys[k:] + keys[:k]:
+            runs[key].append(run_once(key[1], args, trees[key[0]]))
+    outcomes = {json.dumps(x["outcome"]) for rs in runs.values() for x in rs}
+    print(f"\n{'':28} {'--jobs 1 wall s':>16} {'--jobs 2 wall s':>16} {'whole command':>14} {'search':>8}")
+    for t in trees:
+        w1, w2 = (statistics.median(x["wall"] for x in runs[(t, j)]) for j in (1, 2))
+        s1, s2 = (statistics.median(x["span"] for x in runs[(t, j)]) for j in (1, 2))
+        print(f"{t:28} {w1:16.3f} {w2:16.3f} {w1 / w2:13.2f}x {s1 / s2:7.2f}x")
+    print(f"(medians of {args.rounds}; ratios are --jobs 1 / --jobs 2; same trials and values in every run: "
+          f"{len(outcomes) == 1}; load after {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ import typer
 
 from hpsearch import __version__
 from hpsearch.cli import coarse, data, errors, evaluate, export, fine, flags, predict, report, sanity, train, worker
+from hpsearch.cli import coerce
+
+coerce.install()  # plain flag values without importing Pydantic (cli/coerce.py)
 
 app = typer.Typer(
     cls=errors.HPSearchGroup,

@@ -273,14 +273,17 @@ Fresh = Annotated[bool, typer.Option("--fresh", metavar="", rich_help_panel=STOR
 Strict = Annotated[bool, typer.Option("--strict", metavar="", rich_help_panel=OUTPUT,
                                       help="Exit 1 when a warning is raised (best value on a range edge).")]
 TopK = Annotated[int, typer.Option("--show", rich_help_panel=OUTPUT, help="Rows of the final table.")]
-Jobs = Annotated[int, typer.Option("--jobs", "-j", rich_help_panel=STORAGE,
+Jobs = Annotated[str, typer.Option("--jobs", "-j", metavar="<n|auto>", rich_help_panel=STORAGE,
                                    help="Worker processes on this machine, this one included, each on one BLAS "
-                                   "thread (one per core). 0: only record and enqueue the plan in --storage for "
-                                   "'hpsearch worker' processes on other machines.")]
-Grace = Annotated[Optional[float], typer.Option("--grace", envvar="HPSEARCH_GRACE", show_envvar=True,
-                                                rich_help_panel=STORAGE, show_default="30",
+                                   "thread (one per core); auto: one per core this process may use. 0: only "
+                                   "record and enqueue the plan in --storage for 'hpsearch worker' processes on "
+                                   "other machines.")]
+Grace = Annotated[Optional[float], typer.Option("--grace", rich_help_panel=STORAGE,
+                                                show_default="HPSEARCH_GRACE, else 30",  # read by the Runtime,
+                                                # which names the variable in its errors (not bound: click would)
                                                 help="Seconds without a heartbeat after which a worker's trial is "
-                                                "run again by another (stored in the study for every worker).")]
+                                                "run again by another (stored in the study for every worker). "
+                                                "[env var: HPSEARCH_GRACE]")]
 
 
 @dataclass(frozen=True)
@@ -298,10 +301,18 @@ class RunFlags:
     quiet: bool  # --quiet
 
 
-RUN_FLAGS = {"storage": (Storage, None), "study": (Study, None), "fresh": (Fresh, False), "jobs": (Jobs, 1),
+RUN_FLAGS = {"storage": (Storage, None), "study": (Study, None), "fresh": (Fresh, False), "jobs": (Jobs, "1"),
              "grace": (Grace, None), "strict": (Strict, False), "show": (TopK, 10), "json_out": (Json, False),
              "quiet": (Quiet, False)}
 # `run`: the RunFlags of the flags given. HPSEARCH_GRACE is left to the Runtime (cli.env), which names the
 # variable in its errors and applies it only to a new study: --grace is None unless typed.
-with_run_flags = flag_group("run", RUN_FLAGS, lambda given, _: RunFlags(top_k=given.pop("show"), **given),
+with_run_flags = flag_group("run", RUN_FLAGS, lambda given, _: RunFlags(top_k=given.pop("show"),
+                                                                         jobs=jobs_value(given.pop("jobs")), **given),
                             typed=("grace",))
+
+
+def jobs_value(typed: str) -> int:
+    """--jobs N or --jobs auto (engine/workers.py parse_jobs) as a number of processes."""
+    from hpsearch.engine import workers  # light: nothing heavy is imported with it
+
+    return workers.parse_jobs(typed)

@@ -30,8 +30,9 @@ StudyReq = Annotated[str, typer.Option("--study", rich_help_panel=flags.STORAGE,
 def worker(
     study: StudyReq,
     storage: StorageReq = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", rich_help_panel=flags.STORAGE, help="Worker processes on "
-                                      "this machine, this one included, each on one BLAS thread.")] = 1,
+    jobs: Annotated[str, typer.Option("--jobs", "-j", metavar="<n|auto>", rich_help_panel=flags.STORAGE,
+                                      help="Worker processes on this machine, this one included, each on one "
+                                      "BLAS thread; auto: one per core this process may use.")] = "1",
     data: Annotated[Optional[str], typer.Option("--data", rich_help_panel=flags.DATA, show_default="as recorded",
                                                 help="Where the study's data lives on this machine (its "
                                                 "fingerprint must match).")] = None,
@@ -57,6 +58,7 @@ def worker(
     if not wait >= 0:  # negative or NaN
         raise ConfigError(f"--wait must be a number of seconds >= 0, got {wait}", "e.g. --wait 60", key="wait")
     study_storage.refuse_shared_sqlite(storage, "hpsearch worker")
+    jobs = workers.parse_jobs(jobs)
     workers.check_jobs(jobs, storage)
     parent = os.environ.get(workers.PARENT_ENV, "")
     workers.watch_parent(int(parent) if parent.isdigit() else None)

@@ -13,6 +13,8 @@ from typing import Any
 
 
 SYNC_EVERY = 1.0  # seconds: a journal append fsyncs when the last fsync is older than this
+# what json.dumps(log, separators=(",", ":")) (Optuna's record format) builds anew at every call: one for all
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def repair_journal(path: str) -> str | None:
@@ -85,6 +87,8 @@ def journal_backend(path: str):
             self.hp_buffer: list[dict[str, Any]] = []
             self.hp_read = False  # the batch has read the journal since it took the lock
             self.hp_write = threading.Lock()  # one write to the file at a time in this process
+            self.hp_end = -1  # the journal's size right after this process's last append (-1: unknown)
+            self.hp_storage = None  # the JournalStorage reading this backend (storage.open_study sets it)
             super().__init__(file_path, self.hp_lock)
 
         def read_logs(self, log_number_from: int):
@@ -98,27 +102,58 @@ def journal_backend(path: str):
             if self.hp_batcher == threading.get_ident():
                 self.hp_buffer.extend(logs)
                 return
-            text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+            data = ("\n".join(_ENCODE(log) for log in logs) + "\n").encode("utf-8")
             with self.hp_mutex:
-                mine = not self.hp_held
-                if mine:
-                    self.hp_lock.acquire()  # blocks until held
+                if self.hp_held:  # a hold() of this process has the lock: write before it can let go of it
+                    self._write(data)
+                    return
+                self.hp_lock.acquire()  # blocks until held
             try:
-                with self.hp_write:
+                self._write(data)
+            finally:
+                self.hp_lock.release()
+
+        def _write(self, data: bytes) -> int:
+            """Append `data` in one write() (the lock held); returns the offset it starts at."""
+            with self.hp_write, open(self.hp_path, "ab", buffering=0) as f:
+                end = os.fstat(f.fileno()).st_size
+                if end != self.hp_end:  # someone else appended since our last write (or it is the first):
                     note = repair_journal(self.hp_path)  # never append after a partial line
                     if note:
                         self.hp_notes.append(note)
-                    with open(self.hp_path, "ab", buffering=0) as f:  # one write() for the whole append
-                        data = memoryview(text.encode("utf-8"))
-                        while data:
-                            data = data[f.write(data):]
-                        now = time.monotonic()
-                        if now - self.hp_synced >= SYNC_EVERY:
-                            os.fsync(f.fileno())
-                            self.hp_synced = now
-            finally:
-                if mine:
-                    self.hp_lock.release()
+                    end = os.fstat(f.fileno()).st_size
+                view = memoryview(data)
+                while view:
+                    view = view[f.write(view):]
+                self.hp_end = end + len(data)
+                now = time.monotonic()
+                if now - self.hp_synced >= SYNC_EVERY:
+                    os.fsync(f.fileno())
+                    self.hp_synced = now
+            return end
+
+        def _append_own(self, logs: list[dict[str, Any]]) -> None:
+            """A batch's append (the lock held since its read), applied to the storage's replay at once when the
+            replay had read the whole journal: the records are not read back from the file (parsing them again
+            and re-reading the file cost more than the rest of recording a trial). Else, or should this Optuna
+            lack the internals used, an ordinary append (read back at the next look)."""
+            st = self.hp_storage
+            replay = getattr(st, "_replay_result", None)
+            if st is None or not hasattr(st, "_thread_lock") or not hasattr(replay, "log_number_read"):
+                self.append_logs(logs)
+                return
+            lines = [_ENCODE(log).encode("utf-8") for log in logs]
+            with st._thread_lock:  # no other thread reads the journal meanwhile
+                n = replay.log_number_read
+                start = self._log_number_offset.get(n)
+                at = self._write(b"\n".join(lines) + b"\n")
+                if start is None or at != start:  # records of others in between: read back in order
+                    return
+                for i, line in enumerate(lines, n + 1):
+                    start += len(line) + 1
+                    self._log_number_offset[i] = start
+                # as read back (JSON values, in file order), decoded in one call
+                replay.apply_logs(json.loads(b"[" + b",".join(lines) + b"]"))
 
         @contextlib.contextmanager
         def hold(self):
@@ -129,8 +164,9 @@ def journal_backend(path: str):
                 try:
                     yield
                 finally:
-                    self.hp_held, self.hp_holder = False, None
-                    self.hp_lock.release()
+                    with self.hp_mutex:  # not while another thread's append relies on it (append_logs)
+                        self.hp_held, self.hp_holder = False, None
+                        self.hp_lock.release()
 
         @contextlib.contextmanager
         def batch(self):
@@ -147,7 +183,7 @@ def journal_backend(path: str):
                     raise
                 logs, self.hp_batcher, self.hp_buffer = self.hp_buffer, None, []
                 if logs:
-                    self.append_logs(logs)
+                    self._append_own(logs) if self.hp_read else self.append_logs(logs)
 
         def sync(self) -> None:
             with open(self.hp_path, "ab") as f:

@@ -12,6 +12,7 @@ Nothing here prints; `on_trial` callbacks feed progress.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from dataclasses import dataclass
 from typing import Callable
@@ -48,8 +49,23 @@ def run(h, plan: Plan, split, stopper: Stopper | None = None, on_trial: Callable
     """
     stopper = stopper or Stopper()
     watch = watch or lease.Watch(lease.grace_of(h, lambda: DEFAULT_GRACE))
-    with lease.Leaser(h, lease.heartbeat_every(watch.grace)) as leaser:
+    with lease.Leaser(h, lease.heartbeat_every(watch.grace)) as leaser, _set_up_objects_frozen():
         return _loop(h, plan, split, stopper, on_trial, watch, leaser, who, threads)
+
+
+@contextlib.contextmanager
+def _set_up_objects_frozen():
+    """Python's full garbage collections skip the objects that exist when the trials start (gc.freeze): every
+    module, the split, the study as read. A full collection walks them all (about 15 ms with NumPy, Optuna and
+    the CLI loaded, 0.15 ms a trial in a 100-trial search) although none of them becomes garbage meanwhile;
+    what the trials create is still collected as usual. Undone (gc.unfreeze) when the trials end."""
+    import gc
+
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _loop(h, plan: Plan, split, stopper: Stopper, on_trial, watch: lease.Watch, leaser, who, threads) -> Outcome:

@@ -350,6 +350,7 @@ def open_study(url: str | None, journal: Path | None, name: str, fresh: bool = F
         with guard:  # concurrent first use of a database races on its tables, of a study on its name
             if journal_path is not None:
                 storage = JournalStorage(backend)
+                backend.hp_storage = storage  # its own appends go straight into this storage (journal.py)
             else:
                 storage = optuna.storages.RDBStorage(url)
             names = {s.study_name for s in storage.get_all_studies()}

@@ -179,10 +179,30 @@ WORKER_MEMORY = 200 * 2**20  # bytes a worker process needs at least (an interpr
 JOBS_PER_CORE = 4  # more processes than this per core only contend
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or taskset's limit, not the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def parse_jobs(value: str | int) -> int:
+    """--jobs as typed: a number of processes, or `auto`: one per usable core (usable_cores), at most what
+    max_jobs() allows. Anything else is a ConfigError naming the flag (exit 2)."""
+    if isinstance(value, int):
+        return value
+    text = value.strip().lower()
+    if text == "auto":
+        return min(usable_cores(), max_jobs())
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"--jobs must be a number of processes or 'auto', got {value!r}",
+                          "e.g. --jobs 2, or --jobs auto (one per usable core)", key="jobs") from None
+
+
 def max_jobs() -> int:
     """The most worker processes this machine can run usefully: JOBS_PER_CORE per core, and as many as its
     available memory holds at WORKER_MEMORY each (at least 1)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     from hpsearch.config.runtime import available_memory
 
     limit = JOBS_PER_CORE * cores
@@ -200,7 +220,7 @@ def check_jobs(jobs: int, url: str | None) -> None:
     if jobs > top:
         raise ConfigError(f"--jobs {jobs} is more than this machine can run usefully ({top}: {JOBS_PER_CORE} per "
                           f"core, {WORKER_MEMORY // 2**20} MiB of available memory each)",
-                          f"use --jobs {min(top, os.cpu_count() or 1)} (one per core), or start `hpsearch worker` "
+                          f"use --jobs {min(top, usable_cores())} (one per core) or --jobs auto, or start `hpsearch worker` "
                           "processes on other machines", key="jobs")
     if jobs != 1:  # --jobs 0 only enqueues, for `hpsearch worker` processes: SQLite cannot serve them either
         refuse_shared_sqlite(url, f"--jobs {jobs}")

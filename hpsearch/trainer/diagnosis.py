@@ -40,6 +40,14 @@ SQUASHED = 0.5  # a settled data loss above this x ln C at a good train accuracy
 COLLAPSE = 0.85  # a final loss above this x ln C is chance level (weights decayed away under a strong reg)
 
 
+def _median(values) -> float:
+    """np.median of a few finite values, exactly (the middle value, or the mean of the two middle ones), without
+    numpy's per-call cost: a trial's diagnosis takes about a dozen medians of short curves."""
+    v = sorted(values.tolist() if isinstance(values, np.ndarray) else values)
+    m = len(v) // 2
+    return float(v[m]) if len(v) % 2 else (v[m - 1] + v[m]) / 2
+
+
 def _finite(loss) -> np.ndarray:
     x = np.asarray([v if v is not None and math.isfinite(v) else np.nan for v in loss], dtype=np.float64)
     return x[np.isfinite(x)]
@@ -58,11 +66,11 @@ def _flat_start(x: np.ndarray, fall: float) -> bool:
     a tolerance that grows with the minibatch noise, and differ by less than a tenth of the run's whole `fall` (an even decline falls 0.15 of it there)
     (a steady decline is no flat start)."""
     m = max(1, x.size * 3 // 20)
-    a, b = float(np.median(x[:m])), float(np.median(x[m:2 * m]))
+    a, b = _median(x[:m]), _median(x[m:2 * m])
     sigma = _noise(x)
     tol = min(0.3, max(0.10, 2 * sigma * math.sqrt(2 / m)))
     k = min(5, m)
-    head = float(np.median(x[:k]))  # the very start: a fast first drop is no flat start; one-sided, since a start
+    head = _median(x[:k])  # the very start: a fast first drop is no flat start; one-sided, since a start
     # below the plateau is noise, and 3 sigma of a median of k samples, so noise alone rarely breaks a flat start
     return abs(b - a) <= min(tol * a, 0.1 * fall) and head - a <= min(0.3, max(0.10, 3 * sigma * math.sqrt(1 / k))) * head
 
@@ -70,7 +78,7 @@ def _flat_start(x: np.ndarray, fall: float) -> bool:
 def _noise(x: np.ndarray) -> float:
     """Per-sample minibatch noise on a log scale, from consecutive differences (a trend does not count)."""
     steps = np.abs(np.diff(np.log(np.maximum(x, 1e-12))))
-    return 1.4826 * float(np.median(steps)) / math.sqrt(2) if steps.size else 0.0
+    return 1.4826 * _median(steps) / math.sqrt(2) if steps.size else 0.0
 
 
 def _tail_trend(x: np.ndarray, head: float) -> str:
@@ -82,7 +90,7 @@ def _tail_trend(x: np.ndarray, head: float) -> str:
     if x.size < 6:
         return "falling"
     mid = x.size // 2
-    a, b, c = (float(np.median(x[:k])), float(np.median(x[mid - k // 2: mid - k // 2 + k])), float(np.median(x[-k:])))
+    a, b, c = (_median(x[:k]), _median(x[mid - k // 2: mid - k // 2 + k]), _median(x[-k:]))
     noise = 2 * _noise(x) * math.sqrt(2 / k) * c  # two standard errors of a difference of two medians (approx.)
     return "falling" if b - c > max(DECEL * (a - b), noise) else "converged"
 
@@ -92,14 +100,14 @@ def _ratio(result) -> float | None:
     if not result.history.update_ratio:
         return None
     vals = [v for v in result.history.update_ratio[-1].values() if v is not None and math.isfinite(v)]
-    return float(np.median(vals)) if vals else None
+    return _median(vals) if vals else None
 
 
 def _moved(result, steps: int) -> float | None:
     """How far the weights moved over the run, relative to their size: the sum over epochs of the epoch's median
     update/weight ratio x its steps (the ratio of one epoch alone misleads when it decays as the loss converges)."""
     per_epoch = [[v for v in d.values() if v is not None and math.isfinite(v)] for d in result.history.update_ratio]
-    per_epoch = [float(np.median(v)) for v in per_epoch if v]
+    per_epoch = [_median(v) for v in per_epoch if v]
     if not per_epoch:
         return None
     steps = max(result.iterations or 0, steps)
@@ -153,7 +161,7 @@ def diagnose(result, cfg) -> list[dict]:
                 add("lr_too_low", f"loss barely moved ({first:.3g} -> {last:.3g}): learning rate probably too low")
         else:
             shape = "fell"
-            head = max(first, float(np.median(x[:5])))  # a fast first drop is averaged away by the smoothing
+            head = max(first, _median(x[:5]))  # a fast first drop is averaged away by the smoothing
             reg_share = _reg_share(result) or 0.0
             data_last = last * (1 - reg_share)  # the plateau's data part: a penalty plateau is expected
             weak_fit = result.train_acc is not None and result.train_acc < LOW_ACC

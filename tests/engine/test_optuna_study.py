@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections import Counter
 
 import optuna
@@ -101,15 +100,14 @@ def start(tmp_path, n=6, epochs=2, name="s"):
 
 
 def count_appends(h):
-    """Wrap the journal backend: every real append (one lock, one write) is recorded with its records."""
-    appends, real = [], h.backend.append_logs
+    """Wrap the journal backend: every real append (one write to the file) is recorded with its records."""
+    appends, real = [], h.backend._write
 
-    def append_logs(logs):
-        if h.backend.hp_batcher != threading.get_ident():  # a batch's own records are written at its end
-            appends.append(list(logs))
-        return real(logs)
+    def write(data):
+        appends.append([json.loads(line) for line in data.splitlines()])
+        return real(data)
 
-    h.backend.append_logs = append_logs
+    h.backend._write = write
     return appends
 
 
@@ -147,6 +145,51 @@ def test_a_failed_check_inside_a_batch_writes_nothing(tmp_path):
     assert study.finish(h, c, "complete", 0.5, {"val_acc": 0.5}, [0.5]) and len(appends) == 1
     assert not study.finish(h, c, "complete", 0.6, {"val_acc": 0.6}, [0.6])  # finished: refused, nothing written
     assert len(appends) == 1 and h.storage.get_trial(c.trial_id).value == 0.5
+
+
+def _trials_as_read(trials) -> list:
+    return [(t.number, t.state, t.values, t.params, t.user_attrs, t.system_attrs, t.intermediate_values,
+             t.datetime_start, t.datetime_complete) for t in trials]
+
+
+def _fresh_reader(h):
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    return JournalStorage(JournalFileBackend(h.backend.hp_path)).get_all_trials(h.study_id)
+
+
+def test_own_appends_are_not_read_back_and_match_the_file(tmp_path, digits_split):
+    """This process's batch records go into its view of the study at once; the view equals what any reader of
+    the journal file sees (same trials, attrs, values, times)."""
+    h, plan = start(tmp_path, n=6)
+    h.storage.get_all_trials(h.study_id)  # caught up with the enqueueing
+    read_back, real = [], h.backend.read_logs
+
+    def read_logs(n):
+        for log in real(n):
+            read_back.append(log)
+            yield log
+
+    h.backend.read_logs = read_logs
+    assert loop.run(h, plan, digits_split).ran == 6
+    assert read_back == []  # every record was this process's own: none was parsed again
+    assert _trials_as_read(h.storage.get_all_trials(h.study_id)) == _trials_as_read(_fresh_reader(h))
+
+
+def test_a_record_appended_between_a_batchs_read_and_its_write_is_read_in_order(tmp_path):
+    """Another writer's record lands after the batch read the journal (here: this process's heartbeat thread,
+    which writes under the lock the batch holds): the batch's records are read back after it, in file order."""
+    h, plan = start(tmp_path, n=2)
+    c = study.claim(h, {0, 1}, "me:1")
+    with h.batch():
+        assert h.storage.get_trial(c.trial_id).state == TrialState.RUNNING  # the batch's read
+        op = optuna.storages.journal._storage.JournalOperation.SET_TRIAL_SYSTEM_ATTR
+        h.backend._write(json.dumps({"op_code": op, "worker_id": "other", "trial_id": c.trial_id,
+                                     "system_attr": {"beat": 1}}).encode() + b"\n")
+        study.finish(h, c, "complete", 0.5, {"val_acc": 0.5}, [0.5])
+    t = h.storage.get_trial(c.trial_id)
+    assert t.system_attrs["beat"] == 1 and t.state == TrialState.COMPLETE and t.value == 0.5
+    assert _trials_as_read(h.storage.get_all_trials(h.study_id)) == _trials_as_read(_fresh_reader(h))
 
 
 @pytest.mark.parametrize("db, way", [("sqlite", "upsert"), ("sqlite", "helpers"), ("sqlite", "public"),
