@@ -23,6 +23,7 @@ counted in full in both rows). scikit-learn is a benchmark-only dependency (pip 
 
     python benchmarks/bench_recipe.py                 # digits + blobs40, seeds 0-9 (~4 min on 2 cores)
     python benchmarks/bench_recipe.py --seeds 0,1,2 --data digits
+    python benchmarks/bench_recipe.py --halving 50x5/3/1,150x5/3/1   # plain coarse against coarse --halving
 """
 
 from __future__ import annotations
@@ -107,16 +108,32 @@ def run(cmd: list[str], cwd: str, log: list[str]) -> tuple[int, str, float]:
 
 # ----------------------------------------------------------------------------------------------- hpsearch
 
-def hpsearch_recipe(train: str, test: str, seed: int, folder: str, log: list[str]) -> dict:
+PLAIN_COARSE = ["--epochs", "5", "--trials", "50"]
+
+
+def coarse_args(spec: str | None) -> list[str]:
+    """The recipe's coarse flags: plain (None), or successive halving from a --halving SPEC
+    'TRIALSxEPOCHS/RATE/MIN_EPOCHS' (e.g. 50x5/3/1: 50 configurations, rungs of 1, 3 and 5 epochs)."""
+    if spec is None:
+        return PLAIN_COARSE
+    size, rate, low = spec.split("/")
+    trials, epochs = size.split("x")
+    return ["--epochs", epochs, "--trials", trials, "--halving", "--halving-rate", rate, "--min-epochs", low]
+
+
+def hpsearch_recipe(train: str, test: str, seed: int, folder: str, log: list[str],
+                    halving: str | None = None, hidden: str | None = None) -> dict:
     hp = [sys.executable, "-m", "hpsearch"]
     cpu_shared = 0.0
     out: dict = {"sanity_rc": None}
     rc, _, cpu = run(hp + ["sanity", "--data", train, "--quiet"], folder, log)
     out["sanity_rc"], cpu_shared = rc, cpu_shared + cpu
     out["sanity_cpu"] = cpu
-    rc, _, cpu = run(hp + ["coarse", "--data", train, "--epochs", "5", "--trials", "50", "--seed", str(seed),
+    model = ["--hidden", hidden] if hidden else []  # fixed in coarse: fine and train --from carry it over
+    rc, _, cpu = run(hp + ["coarse", "--data", train, *coarse_args(halving), *model, "--seed", str(seed),
                            "--quiet", "--out", "coarse.json"], folder, log)
     cpu_shared += cpu
+    out["coarse_cpu"] = cpu
     if rc != 0:
         return {**out, "error": f"coarse exit {rc}"}
     rc, _, cpu = run(hp + ["fine", "--from", "coarse.json", "--trials", "30", "--epochs", "20", "--quiet",
@@ -240,10 +257,18 @@ def main() -> None:
     ap.add_argument("--train", help=argparse.SUPPRESS)
     ap.add_argument("--test", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--halving", metavar="SPEC,...", help="compare the recipe with plain coarse (50x5) against "
+                    "coarse --halving variants, each 'TRIALSxEPOCHS/RATE/MIN_EPOCHS' (e.g. 50x5/3/1,150x5/3/1); "
+                    "no peers in this mode")
+    ap.add_argument("--hidden", help="with --halving: hidden widths for the whole recipe (e.g. 512,512: costlier "
+                    "epochs; default: the space's 100)")
     args = ap.parse_args()
 
     if args.peer:
         print(json.dumps(peer(args.peer, args.train, args.test, args.seed, args.peer_trials, args.peer_epochs)))
+        return
+    if args.halving:
+        compare_halving(args)
         return
 
     try:
@@ -344,6 +369,82 @@ def main() -> None:
     if not args.keep:
         import shutil
         shutil.rmtree(root, ignore_errors=True)
+
+
+def compare_halving(args) -> None:
+    """The whole recipe with plain coarse against coarse --halving variants, per data set and seed, the
+    variants' order rotated from seed to seed (CPU time shares the machine alike): test accuracy reached and
+    CPU spent by each, and the paired differences to plain."""
+    variants = [None, *args.halving.split(",")]
+    label = {v: "plain coarse 50x5" if v is None else f"halving {v}" for v in variants}
+    seeds = [int(s) for s in args.seeds.split(",")]
+    root = tempfile.mkdtemp(prefix="bench_recipe_halving_")
+    print(_harness.machine_line(THREADS))
+    print(_harness.command_line())
+    print(f"recipe: sanity, coarse (below), fine 30x20, train --final (best config; top-5 ensemble) {REFIT_EPOCHS} "
+          f"epochs, evaluate on a {TEST_FRACTION:.0%} test split; hidden {args.hidden or 100}; seeds {args.seeds}; "
+          "halving SPEC = "
+          "TRIALSxEPOCHS/RATE/MIN_EPOCHS", flush=True)
+    log: list[str] = []
+    t0 = time.perf_counter()
+    for name in args.data.split(","):
+        rows: dict = {v: {"best": [], "ensemble": [], "cpu": [], "coarse_cpu": [], "epochs": []} for v in variants}
+        for i, seed in enumerate(seeds):
+            base = os.path.join(root, f"{name}-{seed}")
+            os.makedirs(base)
+            train, test, n_train, n_test = write_split(name, seed, base)
+            order = variants[i % len(variants):] + variants[:i % len(variants)]
+            line = []
+            for v in order:
+                folder = os.path.join(base, "plain" if v is None else v.replace("/", "_"))
+                os.makedirs(folder)
+                log.append(f"--- {name} seed {seed} {label[v]}")
+                hp = hpsearch_recipe(train, test, seed, folder, log, v, args.hidden)
+                if "error" in hp or "acc" not in hp.get("best", {}) or "acc" not in hp.get("ensemble", {}):
+                    line.append(f"{label[v]}: {hp.get('error') or 'failed'}")
+                    continue
+                r = rows[v]
+                r["best"].append(hp["best"]["acc"])
+                r["ensemble"].append(hp["ensemble"]["acc"])
+                r["cpu"].append(hp["best"]["cpu"])
+                r["coarse_cpu"].append(hp["coarse_cpu"])
+                r["epochs"].append(hp["epochs_run"])
+                line.append(f"{label[v]}: best {100 * hp['best']['acc']:.1f}% ensemble "
+                            f"{100 * hp['ensemble']['acc']:.1f}% CPU {hp['best']['cpu']:.1f}s (coarse "
+                            f"{hp['coarse_cpu']:.1f}s, {hp['epochs_run']} epochs coarse+fine)")
+            print(f"{name} seed {seed}: " + "; ".join(line), flush=True)
+        print()
+        print(f"{name}: test accuracy (mean ± sd (min–max), %), CPU seconds of the recipe ending in the best config "
+              f"and of its coarse stage (means), epochs trained in coarse + fine (mean)")
+        table = [[label[v], pct(r["best"]), pct(r["ensemble"]), f"{statistics.mean(r['cpu']):.1f}",
+                  f"{statistics.mean(r['coarse_cpu']):.1f}", f"{statistics.mean(r['epochs']):.0f}"]
+                 for v, r in rows.items() if r["cpu"]]
+        print(_harness.table(["coarse", "best config %", "ensemble %", "recipe CPU s", "coarse CPU s", "epochs"],
+                             table))
+        plain = rows[None]
+        for v in variants[1:]:
+            r = rows[v]
+            n = min(len(r["best"]), len(plain["best"]))
+            if n == 0:
+                continue
+            for key in ("best", "ensemble"):
+                d = [100 * (a - b) for a, b in zip(r[key], plain[key])]
+                print(f"  {label[v]} - plain, {key}: {statistics.mean(d):+.1f} ± "
+                      f"{statistics.stdev(d) if n > 1 else 0.0:.1f} points (ahead on {sum(x > 0 for x in d)}, "
+                      f"behind on {sum(x < 0 for x in d)} of {n} seeds)")
+            ratio = [a / b for a, b in zip(r["cpu"], plain["cpu"])]
+            cratio = [a / b for a, b in zip(r["coarse_cpu"], plain["coarse_cpu"])]
+            print(f"  {label[v]} / plain, CPU: recipe x{statistics.mean(ratio):.2f}, coarse stage "
+                  f"x{statistics.mean(cratio):.2f}")
+        print(flush=True)
+    print(f"wall time {time.perf_counter() - t0:.0f} s")
+    if any(m.startswith("[exit") and not m.startswith("[exit 0]") for m in log):
+        print("\nfailed commands:")
+        for m in log:
+            if m.startswith("[exit") and not m.startswith("[exit 0]"):
+                print("  " + m.replace("\n", "\n    "))
+    import shutil
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def fmt_params(p: dict) -> str:

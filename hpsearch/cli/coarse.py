@@ -21,6 +21,13 @@ Sampler = Annotated[flags.choice(flags.SAMPLERS), typer.Option(
     help=f"{flags.one_of(flags.SAMPLERS)} (grid: every combination of the space's points).")]
 Seed = flags.in_panel(flags.Seed, flags.SEARCH, help="Study seed: the split, and each trial's configuration, "
                       "init, shuffling and dropout.")
+Halve = Annotated[bool, typer.Option("--halving", metavar="", rich_help_panel=flags.SEARCH, help=(
+    "Successive halving in synchronous rungs: every trial trains --min-epochs, then the best 1/rate of each "
+    "rung trains rate times longer, until --epochs."))]
+HalvingRate = Annotated[Optional[int], typer.Option("--halving-rate", rich_help_panel=flags.SEARCH,
+                                                    show_default="3", help="With --halving: the rate (eta).")]
+MinEpochs = Annotated[Optional[int], typer.Option("--min-epochs", rich_help_panel=flags.SEARCH, show_default="1",
+                                                  help="With --halving: the first rung's epochs.")]
 MODEL = "Model and training: fixed for every trial (unset: the space file's)"
 
 
@@ -33,6 +40,9 @@ def coarse(
     trials: Trials = None,
     sampler: Sampler = None,
     seed: Seed = 0,
+    halving: Halve = False,
+    halving_rate: HalvingRate = None,
+    min_epochs: MinEpochs = None,
     data_flags: flags.DataSpec = None,  # the data flags, declared by flags.with_data_flags
     model: dict = None,  # the model flags, declared by flags.with_model_flags
     run: flags.RunFlags = None,  # the run flags, declared by flags.with_run_flags
@@ -44,7 +54,9 @@ def coarse(
     space file's value applies, else the default shown. Ctrl-C saves
     what finished (exit 130); the same command resumes. Prints warnings when the best value sits on a
     range edge. --jobs N runs N worker processes on this machine; with --storage postgresql://... and
-    --study NAME, 'hpsearch worker' processes on other machines join the same study.
+    --study NAME, 'hpsearch worker' processes on other machines join the same study. --halving trains
+    every trial --min-epochs, then only the best third (--halving-rate 3) three times longer, and so on
+    up to --epochs.
     """
     from hpsearch.engine import workers  # light: the workers start before NumPy is imported here
 
@@ -57,8 +69,24 @@ def coarse(
         sp = override(space_file.resolve(space), model, epochs=epochs, trials=trials, sampler=sampler)
         request = stage.StageRequest(command="coarse", space=sp, seed=seed, data=data_flags.recorded(), out=out,
                                      storage=run.storage, study=run.study, fresh=run.fresh, jobs=run.jobs,
-                                     grace=run.grace, space_file=space)
+                                     grace=run.grace, space_file=space,
+                                     halving=halving_of(halving, halving_rate, min_epochs, sp.epochs))
         cli_stage.run(request, run, pool)
+
+
+def halving_of(on: bool, rate: int | None, min_epochs: int | None, epochs: int):
+    """--halving and its settings as an engine record (None without --halving)."""
+    from hpsearch.engine import halving
+    from hpsearch.errors import ConfigError
+
+    if not on:
+        given = [f for f, v in (("--halving-rate", rate), ("--min-epochs", min_epochs)) if v is not None]
+        if given:
+            raise ConfigError(f"{' and '.join(given)} only apply with --halving", "add --halving", key="halving")
+        return None
+    h = halving.Halving(halving.RATE if rate is None else rate, halving.MIN_EPOCHS if min_epochs is None else min_epochs)
+    halving.check(h, epochs)
+    return h
 
 
 def override(sp, model: dict, *, epochs=None, trials=None, sampler=None):

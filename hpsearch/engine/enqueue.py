@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from hpsearch.config.space import Choice, Space
-from hpsearch.engine import lease, study
+from hpsearch.engine import halving, lease, study
 from hpsearch.engine.plan import Plan
 from hpsearch.engine.storage import faults
 
@@ -58,7 +58,10 @@ def requeue(h, plan: Plan, watch: lease.Watch | None = None) -> tuple[int, int]:
         params = {n: optuna_value(v) for n, v in plan.trials[k].params.items()}
         return params, dists
 
-    return study.reconcile(h, range(len(plan.trials)), args, watch)
+    if plan.halving is None:
+        return study.reconcile(h, range(len(plan.trials)), args, watch)
+    with h.lock():  # halving: the rungs open so far (the lock is re-entrant)
+        return study.reconcile(h, halving.open_in_study(h, plan), args, watch)
 
 
 def differences(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -12,6 +12,7 @@ from hpsearch.config.records import IDENTITY_DATA, ParentRef, StudyIdentity, Stu
 from hpsearch.config.space_file import parse_space
 from hpsearch.config.train import TrainConfig
 from hpsearch.engine import study
+from hpsearch.engine.halving import Halving
 from hpsearch.engine.plan import Plan, make_plan
 from hpsearch.engine.storage import faults
 from hpsearch.errors import StorageError
@@ -20,7 +21,9 @@ from hpsearch.errors import StorageError
 def identity(command: str, plan: Plan, base: TrainConfig, data: dict, parent: ParentRef | None) -> StudyIdentity:
     """What makes two runs the same search (compared on resume; `trials` may grow)."""
     space = {k: v for k, v in plan.space.to_dict().items() if k != "trials"}
-    return StudyIdentity(command, plan.seed, len(plan.trials), space, base.to_dict(),
+    if plan.halving is not None:  # (configs: a grown --trials would change every rung, so it must not resume)
+        space["halving"] = {**plan.halving.to_dict(), "configs": plan.configs}
+    return StudyIdentity(command, plan.seed, plan.configs, space, base.to_dict(),
                          {k: data.get(k) for k in IDENTITY_DATA}, parent.fingerprint if parent else None)
 
 
@@ -32,6 +35,9 @@ def plan_of(h) -> tuple[Plan, StudyIdentity, StudyMeta]:
     if not ident or not meta:
         raise StorageError(f"study {h.name!r} in {h.where} was not written by hpsearch coarse/fine",
                            "check --study (hpsearch studies carry the 'hpsearch' user attribute)")
-    space = parse_space({**ident["space"], "trials": ident["trials"]}, f"study {h.name}")
+    recorded = dict(ident["space"])
+    halving = recorded.pop("halving", None)
+    space = parse_space({**recorded, "trials": ident["trials"]}, f"study {h.name}")
     base = TrainConfig.from_dict(ident["fixed"])
-    return make_plan(space, ident["seed"], base), StudyIdentity.from_dict(ident), StudyMeta.from_dict(meta)
+    plan = make_plan(space, ident["seed"], base, Halving.from_dict(halving) if halving else None)
+    return plan, StudyIdentity.from_dict(ident), StudyMeta.from_dict(meta)

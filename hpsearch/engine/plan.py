@@ -2,7 +2,9 @@
 
 Trial k's values come from np.random.SeedSequence([seed, k]) alone (random mode) or from its place in
 the cartesian product (grid mode), so results do not depend on how many workers ran or in which order,
-a resumed or repeated run is identical, and growing `trials` keeps the first ones.
+a resumed or repeated run is identical, and growing `trials` keeps the first ones. With successive halving
+(engine/halving.py) the plan holds every configuration once per rung, numbered rung * configs + config, each
+trained with its configuration's seed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from hpsearch.config.plain import plain
 from hpsearch.config.space import Choice, Range, Space, grid_values
 from hpsearch.config.train import TrainConfig
+from hpsearch.engine.halving import Halving, Rung, check, schedule
 from hpsearch.errors import DataError
 
 
@@ -31,9 +34,29 @@ class Plan:
     space: Space  # what is searched (after CLI overrides)
     seed: int  # study seed: trial k uses SeedSequence([seed, k])
     trials: tuple[TrialPlan, ...]  # all of them, in number order
+    halving: Halving | None = None  # successive halving (engine/halving.py): trials then hold every (rung, config)
+    rungs: tuple[Rung, ...] = ()  # halving: its schedule
+
+    @property
+    def configs(self) -> int:
+        """Configurations searched (with halving, rung 0's trials)."""
+        return self.rungs[0].count if self.rungs else len(self.trials)
+
+    @property
+    def requested(self) -> int:
+        """Trials the stage means to run (with halving, the schedule's: later rungs may promote fewer)."""
+        return sum(r.count for r in self.rungs) if self.rungs else len(self.trials)
+
+    def config_of(self, k: int) -> int:
+        """The configuration trial k trains (with halving, number k = rung * configs + config)."""
+        return k % self.configs if self.rungs else k
+
+    def rung_of(self, k: int) -> int:
+        return k // self.configs if self.rungs else 0
 
     def seed_of(self, k: int) -> np.random.SeedSequence:
-        return trial_seeds(self.seed, k)[1]
+        """Trial k's training seed: its configuration's, in every rung."""
+        return trial_seeds(self.seed, self.config_of(k))[1]
 
 
 def trial_seeds(seed: int, k: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
@@ -70,12 +93,20 @@ def grid(space: Space) -> list[dict]:
     return [dict(zip(names, combo)) for combo in itertools.product(*axes)]
 
 
-def make_plan(space: Space, seed: int, base: TrainConfig | None = None) -> Plan:
-    """All trials up front (their configs are validated here, before any training)."""
+def make_plan(space: Space, seed: int, base: TrainConfig | None = None, halving: Halving | None = None) -> Plan:
+    """All trials up front (their configs are validated here, before any training). With `halving`, every
+    configuration once per rung, at that rung's epochs (which of them run is decided rung by rung)."""
     base = base or space.base_config()
     values = grid(space) if space.sampler == "grid" else [sample(space, seed, k) for k in range(space.trials)]
     trials = tuple(TrialPlan(k, {n: plain(v) for n, v in p.items()}, base.with_(**p)) for k, p in enumerate(values))
-    return Plan(space, seed, trials)
+    if halving is None:
+        return Plan(space, seed, trials)
+    check(halving, base.epochs)
+    rungs = schedule(halving, len(trials), base.epochs)
+    n = len(trials)
+    trials = tuple(TrialPlan(k * n + t.number, t.params, t.config.with_(epochs=r.epochs))
+                   for k, r in enumerate(rungs) for t in trials)
+    return Plan(space, seed, trials, halving, rungs)
 
 
 def check_data(plan: Plan, split) -> None:

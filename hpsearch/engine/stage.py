@@ -22,6 +22,7 @@ from hpsearch.config.space import Space
 from hpsearch.data import shared_split
 from hpsearch.data.split import Split, load_split
 from hpsearch.engine import document, enqueue, identity, lease, loop, storage, study, trial, workers
+from hpsearch.engine.halving import Halving
 from hpsearch.engine.plan import check_data, make_plan
 from hpsearch.engine.stop import Stopper
 from hpsearch.engine.workers import default_study, journal_path, released_on_error, start_workers
@@ -49,6 +50,7 @@ class StageRequest:
     space_file: str | None = None  # where the space came from (coarse)
     parent: ParentRef | None = None  # fine: the parent results file
     narrowed: Narrowing | None = None  # fine: how its space was narrowed from the parent's
+    halving: Halving | None = None  # coarse --halving: successive halving in synchronous rungs (engine/halving.py)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def run_stage(req: StageRequest, runtime: Runtime, pool=None, progress: Progress
             check_grace(req.grace)
         results_file.check_writable(req.out)
         base = req.space.base_config()
-        plan = make_plan(req.space, req.seed, base)
+        plan = make_plan(req.space, req.seed, base, req.halving)
         split = stage_split(req.data, base.dtype, req.parent.path if req.parent else "the parent file", share, note)
         check_data(plan, split)
         data = {**req.data.to_dict(), **split.info(), "classes": split.num_classes}
@@ -100,12 +102,12 @@ def run_stage(req: StageRequest, runtime: Runtime, pool=None, progress: Progress
             h.sync()
             done = len(study.done_trials(h, range(len(plan.trials))))
             return StageOutcome(None, queued=Queued(h.name, h.where, h.url if h.backend is not None else h.where,
-                                                    len(plan.trials), queued, done))
+                                                    plan.requested, queued, done))
 
         trial.preload()
         t0 = time.perf_counter()
         watch = lease.Watch(lease.grace_of(h, runtime.default_grace))
-        bar = progress(len(plan.trials), lambda: trial.collect(h, plan)) if progress else nullcontext()
+        bar = progress(plan.requested, lambda: trial.collect(h, plan)) if progress else nullcontext()
         with bar, single_threaded_blas():
             stopper = Stopper()
             with stopper.signals():
@@ -191,7 +193,7 @@ def join_study(storage_url: str, name: str, data: str | None, wait: float, share
     plan = outcome.plan or plan  # the study's plan may have grown (a larger --trials) while this worker ran
     done = len(study.done_trials(h, range(len(plan.trials))))
     _tell(note, h.notes())
-    return JoinOutcome(outcome, len(ended), problems, h.where, len(plan.trials), done,
+    return JoinOutcome(outcome, len(ended), problems, h.where, plan.requested, done,
                        workers.ran_here(h, plan, outcome, ended))
 
 

@@ -49,9 +49,15 @@ def summary(doc: dict) -> Text:
         text.append("no best trial", style="red")
     else:
         params = ", ".join(f"{k} {_value(v)}" for k, v in b["params"].items())
-        text.append(f"best val_acc {b['val_acc']:.4f}", style="bold green")
+        text.append(f"best val_acc {fmt(b['val_acc'], '.4f')}", style="bold green")
         smoothed = f", smoothed {b['score']:.4f}" if b.get("score") is not None else ""
         text.append(f" (#{b['number']}: {params}{smoothed})")
+    hv = doc["settings"].get("halving")  # coarse --halving: a line per rung
+    for k, r in enumerate(hv["rungs"] if isinstance(hv, dict) else ()):
+        ts = [t for t in doc["trials"] if t.get("rung") == k]
+        on = f", {sum(bool(t.get('promoted')) for t in ts)} promoted" if k + 1 < len(hv["rungs"]) else ""
+        text.append(f"\n  rung {k}: {len(ts)}/{r['count']} trials x {r['epochs']} epoch(s){on}"
+                    + (f" (halving rate {hv['rate']})" if k == 0 else ""))
     return text
 
 

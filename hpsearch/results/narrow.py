@@ -9,7 +9,7 @@ from hpsearch.config.records import Narrowing
 from hpsearch.config.space import Choice, Range, Space
 from hpsearch.config.space_file import parse_space
 from hpsearch.errors import ResultsError
-from hpsearch.results.ranking import rank_key
+from hpsearch.results.ranking import current, rank_key
 from hpsearch.results.verdicts import clip_to_domain, from_axis, judge, to_axis
 
 PAD_SPREAD = 0.25  # fine range = the good region, padded by a quarter of its width on each side ...
@@ -19,9 +19,9 @@ UNTRAINED = ("nothing_learned", "mostly_slow", "all_diverged")  # ... after whic
 
 
 def top_trials(doc: dict, top_k: int | None = None) -> list[dict]:
-    """The best complete trials of a results document (the stage's ranking, results.ranking): their choices
-    carry over to the fine stage."""
-    done = [t for t in doc["trials"] if t["status"] == "complete" and t["val_acc"] is not None]
+    """The best complete trials of a results document (the stage's ranking, results.ranking; with halving,
+    each configuration's last rung): their choices carry over to the fine stage."""
+    done = [t for t in current(doc["trials"]) if t["status"] == "complete" and t["val_acc"] is not None]
     done.sort(key=rank_key)
     k = top_k if top_k is not None else max(3, min(10, len(done) // 10))
     return done[:max(1, k)]
@@ -36,7 +36,7 @@ def narrow(doc: dict, *, top_k: int | None = None, trials: int = 30, epochs: int
     mostly slow, all diverged) only lr moves; the other ranges and choices stay. Fixed settings carry over.
     """
     parent = parse_space(doc["space"], f"{source}: space")
-    verdict = judge(parent, doc["trials"], doc.get("data"))
+    verdict = judge(parent, current(doc["trials"]), doc.get("data"))  # halving: each configuration's last rung
     moves = {w["param"]: w for w in verdict.warnings if w["kind"] in MOVES and w.get("suggested")}
     edges = {w["param"]: w for w in verdict.warnings if w["kind"] == "boundary"}
     untrained = any(w["kind"] in UNTRAINED for w in verdict.warnings)

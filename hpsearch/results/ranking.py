@@ -9,12 +9,21 @@ from __future__ import annotations
 
 
 def rank_key(t: dict) -> tuple:
-    """Sort key, best first: the score (else val_acc) descending, ties to the lower number."""
+    """Sort key, best first: the score (else val_acc) descending, ties to the lower number. With successive
+    halving (schema 3: trials carry `rung`), a configuration that reached a later rung ranks above those that
+    stopped earlier (it beat them in the rungs they shared), and a trial whose configuration trained again in
+    a later rung (`promoted`) ranks after all the others: that later trial stands for it."""
     s = t.get("score")
-    return (-(s if s is not None else t["val_acc"]), t["number"])
+    return (bool(t.get("promoted")), -(t.get("rung") or 0), -(s if s is not None else t["val_acc"]), t["number"])
+
+
+def current(trials: list[dict]) -> list[dict]:
+    """The trials that stand for their configuration: all of them, except (halving) those `promoted` to a
+    later rung."""
+    return [t for t in trials if not t.get("promoted")]
 
 
 def best(trials: list[dict]) -> dict | None:
     """The best complete trial (diverged and failed never win)."""
-    ok = [t for t in trials if t["status"] == "complete" and t["val_acc"] is not None]
+    ok = [t for t in current(trials) if t["status"] == "complete" and t["val_acc"] is not None]
     return min(ok, key=rank_key) if ok else None

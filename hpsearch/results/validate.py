@@ -14,7 +14,8 @@ from hpsearch.config.train import TrainConfig
 from hpsearch.errors import ConfigError, ResultsError, SpaceError
 
 SCHEMA_VERSION = 2  # results files this hpsearch writes (2: stage verdicts, trial scores; see CHANGELOG)
-READS = (1, 2)  # versions it reads
+HALVING_SCHEMA = 3  # ... after `coarse --halving` (3: several trials per configuration, one per rung)
+READS = (1, 2, 3)  # versions it reads
 STATUSES = ("complete", "diverged", "failed")
 COMMANDS = ("coarse", "fine")  # the stages that write a results file
 REQUIRED = {  # key -> JSON type(s) it must have
@@ -86,6 +87,7 @@ def validate(doc: Any, source: str) -> None:
         numbers.add(t["number"])
     _validate_progress(doc["progress"], bad)
     _validate_narrowed(doc["settings"].get("narrowed"), bad)
+    _validate_halving(doc["settings"].get("halving"), bad)
     for i, t in enumerate(doc["trials"]):
         _validate_trial_extras(t, f"trials[{i}]", bad)
     for i, w in enumerate(doc["warnings"]):
@@ -128,6 +130,18 @@ def _validate_narrowed(n: Any, bad) -> None:
             bad(f"settings.narrowed.params.{name}.to", "must be [low, high] for a range")
 
 
+def _validate_halving(hv: Any, bad) -> None:
+    """settings.halving (coarse --halving): the rung schedule report shows."""
+    if hv is None:
+        return
+    if not isinstance(hv, dict) or not _is_int(hv.get("rate")) or not _is_int(hv.get("min_epochs")) \
+            or not isinstance(hv.get("rungs"), list):
+        bad("settings.halving", "must be an object with integer rate and min_epochs and a rungs list")
+    for i, r in enumerate(hv["rungs"]):
+        if not isinstance(r, dict) or not all(_is_int(r.get(k)) and r[k] >= 1 for k in ("epochs", "count")):
+            bad(f"settings.halving.rungs[{i}]", "must be an object with integer epochs and count >= 1")
+
+
 def _validate_trial_extras(t: dict, where: str, bad) -> None:
     """The optional fields of a trial that report and fine read: diagnosis, train_acc, seconds, stopped_at and
     the curves (val_curve, train_curve, loss_curve; files from before 0.x have only val_curve or none)."""
@@ -141,6 +155,11 @@ def _validate_trial_extras(t: dict, where: str, bad) -> None:
             bad(f"{where}.{key}", f"must be a number in [0, 1] or null, got {v!r}")
     if t.get("seconds") is not None and not (_is_number(t["seconds"]) and t["seconds"] >= 0):
         bad(f"{where}.seconds", f"must be a number >= 0, got {t['seconds']!r}")
+    for key in ("rung", "config"):  # coarse --halving
+        if key in t and not (_is_int(t[key]) and t[key] >= 0):
+            bad(f"{where}.{key}", f"must be an integer >= 0, got {t[key]!r}")
+    if "promoted" in t and not isinstance(t["promoted"], bool):
+        bad(f"{where}.promoted", f"must be true or false, got {t['promoted']!r}")
     if t.get("stopped_at") is not None and not isinstance(t["stopped_at"], dict):
         bad(f"{where}.stopped_at", "must be an object or null")
     if "val_curve" in t and not (isinstance(t["val_curve"], list) and all(

@@ -94,7 +94,7 @@ def read_edited(tmp_path, change):
     ("", "not valid JSON"),
     ("[1, 2]", "top level is not a JSON object"),
     ('{"command": "coarse"}', "schema_version is missing"),
-    ('{"schema_version": 99}', "schema_version 99 is not supported (this hpsearch reads versions 1, 2)"),
+    ('{"schema_version": 99}', "schema_version 99 is not supported (this hpsearch reads versions 1, 2, 3)"),
     ('{"schema_version": "1"}', "schema_version '1' is not supported"),
     ('{"schema_version": 1, "val": NaN}', "not valid JSON"),
 ])

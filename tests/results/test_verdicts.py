@@ -285,13 +285,13 @@ def test_the_narrowing_record_round_trips_as_results_store_it():
     assert info.basis == "verdict" and narrow(doc, top_k=3)[1].basis == "top_k"
 
 
-def test_version_1_files_still_validate_and_version_3_does_not():
+def test_version_1_files_still_validate_and_version_4_does_not():
     doc = scenarios.doc(scenarios.space(trials=5), 0)
     validate({**doc, "schema_version": 1}, "v1.json")
     from hpsearch.errors import ResultsError
 
-    with pytest.raises(ResultsError, match="schema_version 3"):
-        validate({**doc, "schema_version": 3}, "v3.json")
+    with pytest.raises(ResultsError, match="schema_version 4"):
+        validate({**doc, "schema_version": 4}, "v4.json")
     with pytest.raises(ResultsError, match=r"warnings\[0\]"):
         validate({**doc, "warnings": [1]}, "w.json")
 
