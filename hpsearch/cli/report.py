@@ -40,7 +40,7 @@ def report(
 
     paths = paths or ["results.json"]
     if html is not None:
-        _check_html(html)
+        _check_html(html, paths)
     docs = [(path, results_file.read(path)) for path in paths]  # every file read before anything is shown
     for path, doc in docs:
         for w in doc["warnings"]:
@@ -63,16 +63,30 @@ def report(
         emit_json(out)
 
 
-def _check_html(path: str) -> None:
-    """--html may replace a regular file only (never a link or a device): checked before any work."""
+def _check_html(path: str, inputs: list[str]) -> None:
+    """--html may replace a regular file only (never a link or a device, nor one of the results files read),
+    in a folder that exists: checked before any work."""
+    import os
+
     from hpsearch.config import files
     from hpsearch.errors import ConfigError
 
+    hint = "give a new file name, e.g. --html report.html"
     try:
         files.check_output(path)
     except files.NotReadable as e:
-        raise ConfigError(f"--html {path}: {e.reason}", "give a new file name, e.g. --html report.html",
-                          key="html") from None
+        raise ConfigError(f"--html {path}: {e.reason}", hint, key="html") from None
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise ConfigError(f"--html {path}: the folder {folder} does not exist", hint, key="html")
+    for p in inputs:
+        try:
+            same = os.path.exists(path) and os.path.samefile(path, p)
+        except OSError:
+            same = False
+        if same:
+            raise ConfigError(f"--html {path}: is the results file {p} (it would be replaced by the page)", hint,
+                              key="html")
 
 
 def register(app: typer.Typer) -> None:

@@ -56,7 +56,10 @@ class Watch:
         if owner_gone(t.user_attrs.get(WORKER_ATTR)):
             self.seen.pop(t.number, None)
             return True
-        lease, now = t.system_attrs.get(LEASE_ATTR), self.clock()
+        # the claim as well as its lease: an interrupted trial goes back to WAITING with its old lease, and a new
+        # claim of it must not look like that lease gone unchanged (a new claim, a new start time, maybe a new worker)
+        lease = (t.system_attrs.get(LEASE_ATTR), t.user_attrs.get(WORKER_ATTR), t.datetime_start)
+        now = self.clock()
         old = self.seen.get(t.number)
         if old is None or old[0] != lease:
             self.seen[t.number] = (lease, now)

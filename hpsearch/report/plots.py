@@ -60,7 +60,13 @@ def loss_panel(loss: list, span: float, unit: str, width: int, colour: bool, row
         return c.h - 1 - y.dots(vals, c.h)
 
     k = max(3, n // 25) | 1
-    sm = smooth(v, k)
+    if n < 2 * k:  # too few points for a moving mean to say more than the points (a trial that diverged at once)
+        k, sm = 1, v.copy()
+    elif log:  # a mean on the axis the reader sees: a geometric one on a log axis
+        with np.errstate(all="ignore"):
+            sm = np.power(10.0, smooth(np.where(v > 0, np.log10(v), np.nan), k))
+    else:
+        sm = smooth(v, k)
     band = n > c.w
     if band:  # several points a dot column: per column, the band of their min..max and the mean of the line
         starts = np.flatnonzero(np.diff(dx, prepend=-1))
@@ -184,14 +190,19 @@ def trial_figure(t: dict, width: int, colour: bool) -> list[Text]:
     loss, train, val = t.get("loss_curve") or [], t.get("train_curve") or [], t.get("val_curve") or []
     params = ", ".join(f"{k} {_short(v)}" for k, v in t["params"].items())
     head = Text(f"trial #{t['number']}", style="bold")
-    acc = f"val_acc {t['val_acc']:.4f}" if t.get("val_acc") is not None else t["status"]
-    head.append(f"  {params}  {acc}" + (f" ({t['status']})" if t["status"] != "complete" else ""))
+    if t.get("val_acc") is not None:
+        head.append(f"  {params}  val_acc {t['val_acc']:.4f}" + (f" ({t['status']})" if t["status"] != "complete" else ""))
+    else:
+        head.append(f"  {params}  {t['status']}")
     stopped = t.get("stopped_at") if t["status"] == "diverged" else None
     if stopped and stopped.get("iteration"):
         span, unit = stopped["iteration"], "iteration"
     else:
         span, unit = max(t.get("epochs_run") or len(val), 1), "epoch"
     out = [head]
+    if not (loss or train or val):
+        return out + [Text("  (no curves in this file: written before hpsearch recorded them)" if t["status"] == "complete"
+                           else "  (no curves recorded)", style="dim")]
     if not loss and (train or val):
         out.append(Text("  (no loss curve in this file: written before hpsearch recorded one)", style="dim"))
         return out + acc_panel(train, val, len(val), width, colour, 6)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from hpsearch.config.plain import fmt
 from hpsearch.report import canvas
 
 MARK_TRIAL, MARK_BEST, MARK_DIVERGED, MARK_FAILED = "●", "★", "x", "!"
@@ -101,7 +102,7 @@ def slices(doc: dict, width: int | None = None) -> canvas.Sized:
     def draw(w: int, colour: bool) -> list[Text]:
         if not axes or not doc["trials"]:
             return []
-        best = f" (#{doc['best']['number']}, {doc['best']['val_acc']:.4f})" if doc["best"] else ""
+        best = f" (#{doc['best']['number']}, {fmt(doc['best']['val_acc'], '.4f')})" if doc["best"] else ""
         legend = Text()
         for glyph, style, what in ((MARK_TRIAL, STYLE_TRIAL, "trial"), (MARK_BEST, STYLE_BEST, f"best{best}"),
                                    (MARK_DIVERGED, STYLE_DIVERGED, "diverged"), (MARK_FAILED, STYLE_FAILED, "failed")):
@@ -169,7 +170,7 @@ def _scale(vr: tuple[float, float], best: int | None, doc: dict) -> list[Text]:
     marks = Text("        ")
     if best is not None:
         marks.append(MARK_BEST, STYLE_BEST)
-        marks.append(f" best #{best} ({doc['best']['val_acc']:.{digits}f})  ", "dim")
+        marks.append(f" best #{best} ({fmt(doc['best']['val_acc'], f'.{digits}f')})  ", "dim")
     marks.append(MARK_DIVERGED, STYLE_DIVERGED)
     marks.append(" diverged  ", "dim")
     marks.append(MARK_FAILED, STYLE_FAILED)

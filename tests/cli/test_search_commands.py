@@ -192,8 +192,8 @@ def test_fine_rejects_bad_parent_files(tmp_path):
     one_line_error(run("fine", "--from", p), 2, "no such results file")
     p.write_text('{"schema_version": 1, "command": "coarse", "trials": [')
     one_line_error(run("fine", "--from", p), 2, str(p), "not valid JSON")
-    p.write_text('{"schema_version": 3, "command": "coarse"}')
-    one_line_error(run("fine", "--from", p), 2, "schema_version 3 is not supported")
+    p.write_text('{"schema_version": 4, "command": "coarse"}')
+    one_line_error(run("fine", "--from", p), 2, "schema_version 4 is not supported")
     p.write_text('{"schema_version": 1, "command": "coarse"}')
     one_line_error(run("fine", "--from", p), 2, "settings is missing")
     one_line_error(run("report", p), 2, "settings is missing")
@@ -260,6 +260,10 @@ def test_report_html_refuses_a_device_and_a_bad_file_before_writing(tmp_path):
     bad.write_text("{")
     one_line_error(run("report", coarse, bad, "--html", page, "--quiet"), 2, "bad.json")
     assert not page.exists()
+    before = coarse.read_bytes()
+    one_line_error(run("report", coarse, "--html", coarse), 2, "--html", "is the results file")
+    assert coarse.read_bytes() == before  # never replaced by the page
+    one_line_error(run("report", coarse, "--html", tmp_path / "no" / "p.html"), 2, "does not exist")
 
 
 # ---------------------------------------------------------------------------- signals (subprocess)

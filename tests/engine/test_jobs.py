@@ -254,6 +254,27 @@ def test_a_beating_lease_is_never_stale_a_silent_one_is(tmp_path):
     assert not study.finish(h, c, "complete", 0.5, {"val_acc": 0.5})  # the late worker's result is refused
 
 
+def test_a_trial_interrupted_then_claimed_again_is_not_stale_on_its_old_lease(tmp_path):
+    """An interrupted trial goes back to WAITING with its last lease; a new claim of it is a new claim, not
+    that lease gone unchanged (a watcher that saw it before the interrupt must not declare it lost)."""
+    h, plan, c = _one_claimed(tmp_path, grace=4.0)
+    clock = [0.0]
+    watch = lease.Watch(4.0, clock=lambda: clock[0])
+    with lease.Leaser(h, 0.02) as leaser, leaser.holding(c):
+        time.sleep(0.1)
+        assert enqueue.requeue(h, plan, watch) == (0, 2)  # the watcher notes the lease
+    study.finish(h, c, "interrupted", None, {})
+    time.sleep(0.01)  # a new start time
+    again = study.claim(h, {c.number}, "elsewhere:2")
+    assert again is not None and again.trial_id == c.trial_id  # the same Optuna trial runs again
+    clock[0] = 3.9
+    assert enqueue.requeue(h, plan, watch) == (0, 2)
+    clock[0] = 7.0  # 7 s after the old lease was first seen, 3.1 s after the new claim was: not lost
+    assert enqueue.requeue(h, plan, watch) == (0, 2)
+    clock[0] = 12.0  # and then silent for longer than the grace: lost
+    assert enqueue.requeue(h, plan, watch) == (1, 1)
+
+
 def test_a_worker_whose_trial_was_declared_lost_abandons_it(tmp_path, digits_split):
     h, plan, c = _one_claimed(tmp_path)
     watch = lease.Watch(1.0, clock=lambda: 0.0)

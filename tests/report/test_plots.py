@@ -275,10 +275,43 @@ def test_train_renders_its_curves_at_the_console_width(digits_split):
         assert "last epoch: train" in text
 
 
-def test_colour_keeps_the_same_picture():
-    plain = lines_of(space_plots.lr_reg_map(COARSE, 80))
-    coloured = lines_of(space_plots.lr_reg_map(COARSE, 80), colour=True)
-    assert plain == coloured
+def test_colour_draws_the_same_loss_picture_with_the_raw_band_in_colour_instead_of_dots():
+    """Without colour the raw band is drawn in `·` so it reads apart from the line; with colour the same dots
+    are braille in a dim style: the same rows hold the line either way."""
+    loss = [2.3 * 0.97 ** i + 0.05 + 0.05 * math.sin(i) for i in range(600)]
+    plain = [line.plain for line in plots.loss_panel(loss, 600, "iteration", 80, colour=False)]
+    coloured = [line.plain for line in plots.loss_panel(loss, 600, "iteration", 80, colour=True)]
+    assert len(plain) == len(coloured) and plain[0] == coloured[0] and plain[-1] == coloured[-1]
+    assert "·" in "".join(body_rows(plain)) and "·" not in "".join(body_rows(coloured))
+
+
+def test_a_trial_that_diverged_at_once_is_drawn_point_by_point_not_as_a_mean():
+    """Two loss points (a coarse trial aborted in its first steps): no moving mean flattening them."""
+    t = trial(0, 0.9, 1e4, status="diverged", loss_curve=[7.9e5, 5.3e11], train_curve=[], val_curve=[],
+              stopped_at={"iteration": 2, "epoch": 1, "reason": "loss > 3 x initial loss"})
+    out = [line.plain for line in plots.trial_figure(t, 80, colour=False)]
+    assert "mean of 1" in "".join(out) and "diverged (diverged)" not in "".join(out)
+    tops = [r for r in _line_rows(out) if r is not None]
+    assert tops[0] > tops[-1]  # the line climbs from the first point to the second
+
+
+def test_a_log_axis_smooths_with_a_geometric_mean():
+    """A loss alternating 1 and 100 on a log axis: its smoothed line sits at 10 (the middle of the axis), not 50."""
+    loss = [1.0, 100.0] * 150
+    out = [line.plain for line in plots.loss_panel(loss, 300, "iteration", 80, colour=False)]
+    assert "log y" in out[0]
+    rows = [r for r in _line_rows(out) if r is not None]
+    height = len(body_rows(out))
+    middle = sorted(rows)[len(rows) // 2]
+    assert abs(middle - (height - 1) / 2) <= 1.5
+
+
+def test_a_file_without_any_curves_says_so_instead_of_claiming_nothing_finished():
+    t = trial(0, 1e-3, 1e-3, val=0.8)
+    for k in ("loss_curve", "train_curve", "val_curve"):
+        t.pop(k, None)
+    out = "\n".join(lines_of(plots.curves(doc([t]), 1, 80)))
+    assert "no curves in this file" in out and "no epoch finished" not in out
 
 
 # --------------------------------------------------------------------------- axes
