@@ -170,7 +170,7 @@ def _axis(surf: surface.Surface, prof: surface.Profile, at: np.ndarray, at_c: np
         return None
     f, xs = prof.score, prof.x
     k = int(idx[np.argmax(f[idx])])
-    g_lo, g_hi = _good_region(prof, idx, k)
+    g_lo, g_hi = _good_region(prof, idx, k, _reach(surf, surf.names.index(prof.name), f[k]))
     p = prof.param
     edge, evidence = None, f"smoothed val_acc peaks at {f[k]:.3f} at {prof.name} {short(surface.from_unit(p, xs[k]))}"
     i = surf.names.index(prof.name)
@@ -197,18 +197,30 @@ def _axis(surf: surface.Surface, prof: surface.Profile, at: np.ndarray, at_c: np
                 surface.from_unit(p, float(xs[k])), float(f[k]), edge, evidence)
 
 
-def _good_region(prof: surface.Profile, idx: np.ndarray, k: int) -> tuple[float, float]:
+def _reach(surf: surface.Surface, i: int, peak: float) -> tuple[float, float]:
+    """How far along axis i (in its units) some trial, at whatever values of the other parameters, scored not
+    clearly worse than the peak (within Z of one trial's noise, plus TOL): the good region may widen through a
+    stretch no trial supports only up to there. Without this cap a narrow profile (a slice at the peak's other
+    values) saw most of a range as unsupported and kept it whole, though every trial there scored at chance."""
+    ok = (~surf.diverged) & (surf.y >= peak - Z * surf.sigma - TOL)
+    xs = surf.X[ok, i] if ok.any() else surf.X[:, i]
+    return float(xs.min()), float(xs.max())
+
+
+def _good_region(prof: surface.Profile, idx: np.ndarray, k: int,
+                 reach: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
     """Where the profile is plausibly as good as at its peak k (within Z standard errors of the difference,
-    plus TOL), widened through the neighbouring stretches no trial supports (not shown worse, so kept):
-    with more trials, fewer stretches are unsupported and the region narrows."""
+    plus TOL), widened through the neighbouring stretches no trial supports (not shown worse, so kept) but not
+    past `reach` (_reach: beyond it every trial scored clearly worse): with more trials, fewer stretches are
+    unsupported and the region narrows."""
     f = prof.score
     ok = np.zeros(len(f), dtype=bool)
     ok[idx] = [f[i] >= f[k] - Z * prof.se(k, i) - TOL for i in idx]
     unknown = ~np.isfinite(f)
     lo, hi = int(np.flatnonzero(ok).min()), int(np.flatnonzero(ok).max())
-    while lo > 0 and unknown[lo - 1]:
+    while lo > 0 and unknown[lo - 1] and prof.x[lo - 1] >= reach[0]:
         lo -= 1
-    while hi < len(f) - 1 and unknown[hi + 1]:
+    while hi < len(f) - 1 and unknown[hi + 1] and prof.x[hi + 1] <= reach[1]:
         hi += 1
     return float(prof.x[lo]), float(prof.x[hi])
 

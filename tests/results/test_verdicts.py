@@ -170,6 +170,19 @@ def test_more_coarse_trials_narrow_the_fine_range_and_it_stays_inside_its_parent
     assert width[400] <= width[50] < 6  # narrower than the 6-decade parent, and no wider with more trials
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_the_good_region_does_not_widen_into_a_stretch_where_every_trial_scored_at_chance(seed):
+    """Below lr 1e-4 every trial of the stage is at chance whatever its reg; the profile through the peak may
+    have no trial near there, but the fine range must not reach down into it (issue 15: half of fine's trials
+    were spent at chance)."""
+    sp = scenarios.space(lr=(1e-6, 1.0), reg=(1e-5, 1e5), trials=50)  # a wide reg: few trials near the peak's
+    doc = scenarios.doc(sp, seed)
+    at_chance = [t for t in doc["trials"] if t["status"] == "complete" and t["params"]["lr"] < 1e-4]
+    assert at_chance and max(t["val_acc"] for t in at_chance) < 0.2
+    fine, _ = narrow(doc)
+    assert fine.param_dict["lr"].low > 1e-4
+
+
 def test_fine_extends_past_a_warned_edge_only():
     sp = scenarios.space(lr=(1e-4, 3e-3), reg=(1e-6, 1e-2))
     doc, v = verdict(sp, 0, lr_half=1e-3, reg_half=10.0)
