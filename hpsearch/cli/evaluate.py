@@ -3,7 +3,7 @@ of an ensemble (the mean of the members' probabilities, and each member alone), 
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 

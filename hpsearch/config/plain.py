@@ -49,6 +49,16 @@ def short(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
+def cell(v: Any) -> str:
+    """A searched value in a table or a picture: floats to 3 significant digits (scientific outside 1e-3..1e4),
+    lists comma-joined, anything else as str()."""
+    if isinstance(v, float):
+        return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.2e}"
+    if isinstance(v, list):
+        return ",".join(map(str, v))
+    return str(v)
+
+
 def as_written(v: Any) -> str:
     """A value in a validation error as the user wrote it: 0 not 0.0, 1e-05 not 0.00001."""
     return f"{v:g}" if isinstance(v, float) else str(v)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 from rich.text import Text
 
+from hpsearch.config.plain import cell
 from hpsearch.report import canvas
 
 LOG_RATIO = 20.0  # the loss axis turns log10 when max / min of the raw loss exceeds this (explosions, fast drops)
@@ -188,7 +189,7 @@ def train_figure(result, width: int | None = None) -> canvas.Sized:
 def trial_figure(t: dict, width: int, colour: bool) -> list[Text]:
     """One trial record's curves (loss_curve, train_curve, val_curve); an old file's trial has only val_curve."""
     loss, train, val = t.get("loss_curve") or [], t.get("train_curve") or [], t.get("val_curve") or []
-    params = ", ".join(f"{k} {_short(v)}" for k, v in t["params"].items())
+    params = ", ".join(f"{k} {cell(v)}" for k, v in t["params"].items())
     head = Text(f"trial #{t['number']}", style="bold")
     if t.get("val_acc") is not None:
         head.append(f"  {params}  val_acc {t['val_acc']:.4f}" + (f" ({t['status']})" if t["status"] != "complete" else ""))
@@ -225,8 +226,3 @@ def curves(doc: dict, top: int = 3, width: int | None = None) -> canvas.Sized:
 
     return canvas.Sized(draw, width)
 
-
-def _short(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.2e}"
-    return ",".join(map(str, v)) if isinstance(v, list) else str(v)

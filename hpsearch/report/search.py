@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from hpsearch.config.plain import fmt
+from hpsearch.config.plain import cell, fmt
 from hpsearch.results import ranking
 
 
@@ -29,14 +29,6 @@ def _searched(doc: dict) -> list[str]:
     return list(doc["trials"][0]["params"]) if doc["trials"] else list(doc["space"].get("params", {}))
 
 
-def _value(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.2e}"
-    if isinstance(v, list):
-        return ",".join(map(str, v))
-    return str(v)
-
-
 def summary(doc: dict) -> Text:
     c = counts(doc)
     prog = doc["progress"]
@@ -48,7 +40,7 @@ def summary(doc: dict) -> Text:
     if b is None:
         text.append("no best trial", style="red")
     else:
-        params = ", ".join(f"{k} {_value(v)}" for k, v in b["params"].items())
+        params = ", ".join(f"{k} {cell(v)}" for k, v in b["params"].items())
         text.append(f"best val_acc {fmt(b['val_acc'], '.4f')}", style="bold green")
         smoothed = f", smoothed {b['score']:.4f}" if b.get("score") is not None else ""
         text.append(f" (#{b['number']}: {params}{smoothed})")
@@ -78,7 +70,7 @@ def top_table(doc: dict, k: int = 10) -> Table:
         kinds = ", ".join(d["kind"] for d in tr.get("diagnosis") or [])
         diag = kinds if tr["status"] == "complete" else f"{tr['status']}: {kinds or (tr.get('error') or '')[:60]}"
         score = (fmt(tr.get("score"), ".4f"),) * scored
-        t.add_row(str(tr["number"]), *(_value(tr["params"][n]) for n in names), *score, fmt(tr["val_acc"], ".4f"),
+        t.add_row(str(tr["number"]), *(cell(tr["params"][n]) for n in names), *score, fmt(tr["val_acc"], ".4f"),
                   fmt(tr.get("train_acc"), ".4f"), f"{tr['epochs_run']}/{epochs}", Text(diag, style=style))
     return t
 
@@ -125,11 +117,11 @@ def narrowed_text(narrowed: dict) -> Text:
     text = Text(f"narrowed {how}:\n", style="dim")
     for name, ch in narrowed["params"].items():
         if ch["kind"] == "choice":
-            to, frm = _value(ch["to"]), _value(ch["from"])
+            to, frm = cell(ch["to"]), cell(ch["from"])
         else:
-            frm = f"[{_value(ch['from'][0])}, {_value(ch['from'][1])}]" if ch["kind"] == "range" or not isinstance(
-                ch["from"][0], (str, list, bool)) else _value(ch["from"])
-            to = f"[{_value(ch['to'][0])}, {_value(ch['to'][1])}]" if ch["kind"] == "range" else f"fixed at {_value(ch['to'])}"
+            frm = f"[{cell(ch['from'][0])}, {cell(ch['from'][1])}]" if ch["kind"] == "range" or not isinstance(
+                ch["from"][0], (str, list, bool)) else cell(ch["from"])
+            to = f"[{cell(ch['to'][0])}, {cell(ch['to'][1])}]" if ch["kind"] == "range" else f"fixed at {cell(ch['to'])}"
         ext = (f" (extended past the {ch['extended']} edge)" if ch.get("extended") else
                f" (moved {'up' if ch['moved'] == 'high' else 'down'}, as the verdict suggests)" if ch.get("moved")
                else "")

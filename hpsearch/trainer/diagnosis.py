@@ -81,7 +81,7 @@ def _noise(x: np.ndarray) -> float:
     return 1.4826 * _median(steps) / math.sqrt(2) if steps.size else 0.0
 
 
-def _tail_trend(x: np.ndarray, head: float) -> str:
+def _tail_trend(x: np.ndarray) -> str:
     """"falling" or "converged": did the second half of the run still fall by more than DECEL x what the first
     half fell? A fall that has converged decelerates (an exponential approach to its plateau does most of its fall
     early); a run cut short still falls at a steady pace. Medians of the first, middle and last tenths of the
@@ -139,7 +139,6 @@ def diagnose(result, cfg) -> list[dict]:
     s = _smooth(x)
     if s.size >= 4:
         first, last, low = float(s[0]), float(s[-1]), float(np.min(s))
-        n = s.size
         moved = _moved(result, x.size)
         still = moved is not None and moved < MOVED  # the weights did not move
         chance = getattr(result.history, "chance_loss", None)
@@ -167,7 +166,7 @@ def diagnose(result, cfg) -> list[dict]:
             weak_fit = result.train_acc is not None and result.train_acc < LOW_ACC
             collapsed = (chance is not None and last > COLLAPSE * chance and ratio is not None and ratio > RATIO_HIGH
                          and first > last / COLLAPSE)  # weights decayed to ~0: chance-level loss, huge relative steps
-            trend = _tail_trend(x, head)
+            trend = _tail_trend(x)
             squashed = (not weak_fit and result.train_acc is not None and chance is not None
                         and data_last > SQUASHED * chance and trend == "converged")
             if (weak_fit and (reg_share > REG_SHARE or collapsed)) or squashed:
