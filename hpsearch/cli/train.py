@@ -97,7 +97,7 @@ def _from_results(path: str, number: int | None, top: int | None, overrides: dic
     if number is not None:
         if number not in trials:
             raise ConfigError(f"--trial {number}: {path} has no trial {number}",
-                              f"trials are numbered 0..{max(trials, default=-1)}", key="trial")
+                              f"its trials are numbered {_spans(sorted(trials))}", key="trial")
         chosen = [trials[number]]
     else:
         ranked = sorted((t for t in doc["trials"] if t["status"] == "complete"), key=rank_key)
@@ -111,7 +111,8 @@ def _from_results(path: str, number: int | None, top: int | None, overrides: dic
         with flags.naming_flags(ConfigError):
             cfg = TrainConfig.from_dict(base).with_(**overrides)
         given = {k: v for k, v in overrides.items() if base.get(k) != (list(v) if isinstance(v, tuple) else v)}
-        jobs.append(Job(cfg, trial_seeds(study_seed, t["number"])[1], t,
+        # a trial trains with its configuration's seed (with halving, number = rung x configs + config)
+        jobs.append(Job(cfg, trial_seeds(study_seed, t.get("config", t["number"]))[1], t,
                         {k: f"{short(base.get(k))} -> {short(v)}" for k, v in given.items()}))
     spec = DataSpec.from_dict(doc["data"]).with_(fingerprint=doc["data"]["fingerprint"])
     if data_path is not None:  # the stage's data, now at another path (its fingerprint must match)
@@ -200,9 +201,22 @@ def _train_one(job: Job, spec, final: bool, target: str | None, out, json_out: b
     return payload
 
 
+def _spans(numbers: list[int]) -> str:
+    """0..52, 64..67, 78..137: sorted numbers as runs (a halving stage's trial numbers have gaps)."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(f"{a}..{b}" if b > a else str(a) for a, b in runs) or "(none)"
+
+
 def _say_origin(out, job: Job, source, final: bool, split) -> None:
+    from hpsearch.config.plain import cell
+
     if job.trial is not None:
-        params = ", ".join(f"{k} {v}" for k, v in job.trial["params"].items())
+        params = ", ".join(f"{k} {cell(v)}" for k, v in job.trial["params"].items())
         text = f"from {source}, trial #{job.trial['number']} ({params})"
         if job.overridden:
             text += "; overridden: " + ", ".join(f"{k} {v}" for k, v in job.overridden.items())

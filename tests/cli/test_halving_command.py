@@ -70,6 +70,21 @@ def test_fine_and_train_from_a_halving_file_use_each_configuration_s_last_rung(h
     assert {c["epochs"] for c in configs} == {6}  # a configuration trains for the stage's --epochs, whatever its rung
 
 
+def test_train_from_a_halving_file_reproduces_its_best_trial_exactly(halved):
+    """The best trial (its last rung, number = rung x configs + config) trained with its configuration's seed:
+    the same val_acc per epoch as in the stage."""
+    tmp, doc = halved
+    best = next(t for t in doc["trials"] if t["number"] == doc["best"]["number"])
+    assert best["number"] != best["config"]  # a later rung: the number alone would give another seed
+    trained = ok(run("train", "--from", tmp / "c.json", "--json", "--quiet"))
+    assert trained["history"]["val_acc"] == best["val_curve"]
+    numbers = {t["number"] for t in doc["trials"]}
+    missing = min(set(range(max(numbers))) - numbers)  # a gap between rungs
+    r = run("train", "--from", tmp / "c.json", "--trial", missing, "--quiet")
+    assert_one_line_error(r, 2, f"no trial {missing}", "its trials are numbered 0..")
+    assert r.stderr.rstrip().endswith(str(max(numbers)))
+
+
 @pytest.mark.parametrize("key, value, needle", [("rung", -1, "trials[0].rung must be an integer >= 0"),
                                                 ("config", "0", "trials[0].config must be an integer >= 0"),
                                                 ("promoted", 1, "trials[0].promoted must be true or false")])
