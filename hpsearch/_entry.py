@@ -24,9 +24,30 @@ def _early_sigterm(signum, frame) -> None:  # until the command's own handling (
 _early_sigterm.hpsearch_early = True  # cli.errors replaces this handler (not a user's) once the command starts
 
 
+def _unraisable(hook):
+    """sys.unraisablehook that delivers SIGTERM again when its handler's exception (cli.errors.Terminated, or
+    _early_sigterm's SystemExit) was raised where no exception can propagate, e.g. in a weakref callback of the
+    import machinery: Python would print "Exception ignored" with a traceback and go on. Sent again a moment
+    later, the signal lands where it unwinds the command."""
+
+    def handle(u) -> None:
+        exc = u.exc_value
+        if type(exc).__name__ == "Terminated" or (isinstance(exc, SystemExit) and exc.code == 143):
+            import os
+
+            again = threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGTERM))
+            again.daemon = True
+            again.start()
+            return
+        hook(u)
+
+    return handle
+
+
 def main() -> None:
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _early_sigterm)
+        sys.unraisablehook = _unraisable(sys.unraisablehook)
     lazy_tqdm_auto()
     from hpsearch.cli import main as cli_main
 

@@ -38,3 +38,27 @@ def test_sigterm_at_any_moment_loses_nothing_and_stalls_nothing(tmp_path, jobs, 
     assert time.monotonic() - t0 < 20  # nothing waits out a 30 s grace
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["progress"]["done"] == 120 and not doc["progress"]["interrupted"]
+
+
+def test_a_sigterm_that_lands_where_no_exception_can_propagate_is_delivered_again():
+    """A SIGTERM whose handler runs inside a weakref callback (as during an import) cannot unwind there: Python
+    would print "Exception ignored ... Traceback" and go on. The console script's unraisable hook sends it again,
+    and it then stops the command in its main flow, with nothing printed."""
+    code = (
+        "import sys, signal, weakref, time\n"
+        "from hpsearch import _entry\n"
+        "from hpsearch.cli import errors\n"
+        "signal.signal(signal.SIGTERM, errors._on_sigterm)\n"
+        "sys.unraisablehook = _entry._unraisable(sys.unraisablehook)\n"
+        "class A: pass\n"
+        "a = A()\n"
+        "def cb(_): raise errors.Terminated()\n"
+        "r = weakref.ref(a, cb)\n"
+        "try:\n"
+        "    del a\n"
+        "    time.sleep(5)\n"
+        "    print('not stopped')\n"
+        "except errors.Terminated:\n"
+        "    print('stopped in the main flow')\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "stopped in the main flow" and p.stderr == ""
