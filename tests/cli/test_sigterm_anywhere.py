@@ -29,8 +29,9 @@ def test_sigterm_at_any_moment_loses_nothing_and_stalls_nothing(tmp_path, jobs, 
     # down (before hpsearch code runs, or after the results are written): nothing of hpsearch is running then
     assert rc in (143, 0, -15), (rc, err)
     assert "Traceback" not in "\n".join(err)
-    if rc == 143:
-        assert len(err) == 1 and err[0].startswith("hpsearch: interrupted"), err
+    if rc == 143:  # one line says so (the stage's warnings on the trials it finished may come before it)
+        said = [line for line in err if not line.startswith("hpsearch: warning: ")]
+        assert len(said) == 1 and said[0].startswith("hpsearch: interrupted"), err
     assert not os.path.lexists(tmp_path / "r.journal.lock")
     t0 = time.monotonic()
     r = subprocess.run(CMD + ["--jobs", jobs], cwd=tmp_path, capture_output=True, text=True, timeout=120)
