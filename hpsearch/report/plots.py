@@ -215,8 +215,7 @@ def curves(doc: dict, top: int = 3, width: int | None = None) -> canvas.Sized:
     """The curves of a stage's `top` best trials (its ranking), one figure each."""
     from hpsearch.results import ranking
 
-    done = sorted((t for t in doc["trials"] if t["status"] == "complete"), key=ranking.rank_key)
-    chosen = (done + [t for t in doc["trials"] if t["status"] != "complete"])[:top]  # as the top table ranks
+    chosen = ranking.ranked(doc)[:top]  # as the top table ranks
 
     def draw(w: int, colour: bool) -> list[Text]:
         out: list[Text] = [Text(f"curves of the top {len(chosen)} trial{'s' * (len(chosen) != 1)}", style="bold underline")]

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hpsearch.config.plain import cell, fmt
-from hpsearch.results import ranking
+from hpsearch.results.ranking import ranked  # noqa: F401 - the stage ranking, as html_stage and cli.report call it
 
 
 def counts(doc: dict) -> dict:
@@ -17,12 +17,6 @@ def counts(doc: dict) -> dict:
     for t in doc["trials"]:
         out[t["status"]] = out.get(t["status"], 0) + 1
     return out
-
-
-def ranked(doc: dict) -> list[dict]:
-    """Complete trials best first (the stage's ranking: results.ranking), then diverged and failed ones."""
-    done = sorted((t for t in doc["trials"] if t["status"] == "complete"), key=ranking.rank_key)
-    return done + [t for t in doc["trials"] if t["status"] != "complete"]
 
 
 def _searched(doc: dict) -> list[str]:

@@ -17,6 +17,12 @@ def rank_key(t: dict) -> tuple:
     return (bool(t.get("promoted")), -(t.get("rung") or 0), -(s if s is not None else t["val_acc"]), t["number"])
 
 
+def ranked(doc: dict) -> list[dict]:
+    """A stage's trials in its ranking: complete ones best first (rank_key), then diverged and failed ones."""
+    done = sorted((t for t in doc["trials"] if t["status"] == "complete"), key=rank_key)
+    return done + [t for t in doc["trials"] if t["status"] != "complete"]
+
+
 def current(trials: list[dict]) -> list[dict]:
     """The trials that stand for their configuration: all of them, except (halving) those `promoted` to a
     later rung."""
