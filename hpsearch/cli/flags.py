@@ -123,13 +123,12 @@ def in_panel(annotation, panel: str | None = None, **settings):
     return Annotated[base, info]
 
 
-def flag_group(placeholder: str, flags: dict, build, unset=(), typed=()):
+def flag_group(placeholder: str, flags: dict, build, unset=()):
     """A decorator declaring a group of flags on a command once, for all commands.
 
     The command has a parameter named `placeholder` where the flags belong in --help; it receives
     `build(given, kwargs)` there, `given` being the group's flag values and `kwargs` the command's others.
-    A flag named in `unset` is None in `given` unless the user gave it (its default is only shown in --help);
-    one in `typed` is None unless typed on the command line (its environment variable is read elsewhere).
+    A flag named in `unset` is None in `given` unless the user gave it (its default is only shown in --help).
     """
 
     def decorate(command):
@@ -144,7 +143,7 @@ def flag_group(placeholder: str, flags: dict, build, unset=(), typed=()):
                            for k, (a, default) in flags.items()]
             else:
                 params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
-        if ctx_name is None and (unset or typed):  # the Context tells a given flag from its default
+        if ctx_name is None and unset:  # the Context tells a given flag from its default
             params.append(inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
 
         @functools.wraps(command)
@@ -153,8 +152,6 @@ def flag_group(placeholder: str, flags: dict, build, unset=(), typed=()):
             given = {k: kwargs.pop(k) for k in flags}
             for k in unset:
                 given[k] = given[k] if was_given(ctx, k) else None
-            for k in typed:
-                given[k] = given[k] if ctx.get_parameter_source(k).name == "COMMANDLINE" else None
             return command(**{placeholder: build(given, kwargs)}, **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=params)
@@ -307,8 +304,7 @@ RUN_FLAGS = {"storage": (Storage, None), "study": (Study, None), "fresh": (Fresh
 # `run`: the RunFlags of the flags given. HPSEARCH_GRACE is left to the Runtime (cli.env), which names the
 # variable in its errors and applies it only to a new study: --grace is None unless typed.
 with_run_flags = flag_group("run", RUN_FLAGS, lambda given, _: RunFlags(top_k=given.pop("show"),
-                                                                         jobs=jobs_value(given.pop("jobs")), **given),
-                            typed=("grace",))
+                                                                         jobs=jobs_value(given.pop("jobs")), **given))
 
 
 def jobs_value(typed: str) -> int:

@@ -61,8 +61,9 @@ def train(
     targets = _targets(save, jobs)
     out = console(json_out)
     payloads = []
+    splits: dict = {}  # dtype -> the split: loaded once for all the --top models
     for job, target in zip(jobs, targets):
-        payloads.append(_train_one(job, spec, final, target, out, json_out, quiet, from_))
+        payloads.append(_train_one(job, spec, final, target, out, json_out, quiet, from_, splits))
     if json_out:
         from hpsearch.config.plain import strict
 
@@ -152,7 +153,8 @@ def _targets(save: str | None, jobs: list) -> list:
     return [save]
 
 
-def _train_one(job: Job, spec, final: bool, target: str | None, out, json_out: bool, quiet: bool, source) -> dict:
+def _train_one(job: Job, spec, final: bool, target: str | None, out, json_out: bool, quiet: bool, source,
+               splits: dict) -> dict:
     from hpsearch.trainer.diagnosis import diagnose
     from hpsearch.trainer.fit import fit
     from hpsearch.trainer.saved import save_model
@@ -160,10 +162,13 @@ def _train_one(job: Job, spec, final: bool, target: str | None, out, json_out: b
     from hpsearch.errors import DataError
 
     cfg = job.cfg
-    split = flags.load_split(spec, cfg.dtype, final=final)
-    if spec.fingerprint and split.fingerprint != spec.fingerprint:
-        raise DataError(f"--data {spec.spec}: its fingerprint {split.fingerprint} is not the search's "
-                        f"{spec.fingerprint} ({source})", "point --data at the data the search used", key="data")
+    if cfg.dtype not in splits:
+        split = flags.load_split(spec, cfg.dtype, final=final)
+        if spec.fingerprint and split.fingerprint != spec.fingerprint:
+            raise DataError(f"--data {spec.spec}: its fingerprint {split.fingerprint} is not the search's "
+                            f"{spec.fingerprint} ({source})", "point --data at the data the search used", key="data")
+        splits[cfg.dtype] = split
+    split = splits[cfg.dtype]
     threads = env.runtime().threads
     if not quiet:
         _say_origin(out, job, source, final, split)

@@ -75,14 +75,13 @@ def journal_backend(path: str):
     class Backend(JournalFileBackend):
         def __init__(self, file_path: str) -> None:
             self.hp_path, self.hp_lock = file_path, owned_lock(file_path)
-            self.hp_held = False  # this process holds hp_lock for a hold()
             self.hp_guard = threading.Lock()  # one hold() at a time in this process
             # makes "is it held? else take it" atomic against hold(): JournalStorage calls append_logs with
             # its own thread lock taken, which hold()'s thread may be waiting for (no lock-order cycle)
             self.hp_mutex = threading.Lock()
             self.hp_synced = time.monotonic()  # when the journal was last fsync'd
             self.hp_notes: list[str] = []  # repairs made (a cut-off record set aside), for a warning
-            self.hp_holder: int | None = None  # thread in hold()
+            self.hp_holder: int | None = None  # the thread in hold(), which holds hp_lock (None: no hold())
             self.hp_batcher: int | None = None  # thread in batch(): its appends go to hp_buffer
             self.hp_buffer: list[dict[str, Any]] = []
             self.hp_read = False  # the batch has read the journal since it took the lock
@@ -104,7 +103,7 @@ def journal_backend(path: str):
                 return
             data = ("\n".join(_ENCODE(log) for log in logs) + "\n").encode("utf-8")
             with self.hp_mutex:
-                if self.hp_held:  # a hold() of this process has the lock: write before it can let go of it
+                if self.hp_holder is not None:  # a hold() of this process has the lock: write before it lets go
                     self._write(data)
                     return
                 self.hp_lock.acquire()  # blocks until held
@@ -160,12 +159,12 @@ def journal_backend(path: str):
             with self.hp_guard:
                 with self.hp_mutex:
                     self.hp_lock.acquire()
-                    self.hp_held, self.hp_holder = True, threading.get_ident()
+                    self.hp_holder = threading.get_ident()
                 try:
                     yield
                 finally:
                     with self.hp_mutex:  # not while another thread's append relies on it (append_logs)
-                        self.hp_held, self.hp_holder = False, None
+                        self.hp_holder = None
                         self.hp_lock.release()
 
         @contextlib.contextmanager
@@ -195,7 +194,6 @@ def journal_backend(path: str):
 def owner_gone(worker: Any) -> bool:
     """Whether `worker` ("host:pid") names a process of this machine that no longer exists. False when it is
     another machine's, this process, or still alive (a reused pid only means waiting the grace)."""
-    import os
     import socket
 
     if not isinstance(worker, str) or ":" not in worker:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from hpsearch.engine.journal import (OWNER_BYTES, SYNC_EVERY, journal_backend, owned_lock,  # noqa: F401
-                                    owner_gone, repair_journal)  # (re-exported: the storage layer's names)
+from hpsearch.engine.journal import (OWNER_BYTES, journal_backend, owned_lock,  # noqa: F401
+                                    repair_journal)  # (re-exported: the storage layer's names)
 from hpsearch.errors import ConfigError, StorageError
 
 

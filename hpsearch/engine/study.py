@@ -96,7 +96,6 @@ def reconcile(h: Handle, wanted: Iterable[int], enqueue_args: Callable[[int], tu
 
     `enqueue_args(k)` gives (params, distributions) of number k.
     """
-    import optuna
     from optuna.trial import TrialState, create_trial
 
     with h.lock():
@@ -106,11 +105,9 @@ def reconcile(h: Handle, wanted: Iterable[int], enqueue_args: Callable[[int], tu
             k = t.user_attrs.get(HP_NUMBER)
             if watch is not None and watch.stale(t):
                 tid = h.storage.get_trial_id_from_study_id_trial_number(h.study_id, t.number)
-                try:
-                    if update_trial(h, tid, {"status": "lost"}, TrialState.FAIL):
-                        continue  # lost: its number is enqueued again below
-                except optuna.exceptions.UpdateFinishedTrialError:
-                    pass  # its worker finished it just now: taken (the next look sees how it ended)
+                if update_trial(h, tid, {"status": "lost"}, TrialState.FAIL):
+                    continue  # lost: its number is enqueued again below
+                # else its worker finished it just now: taken (the next look sees how it ended)
             if t.state in (TrialState.WAITING, TrialState.RUNNING) or is_done(t):
                 taken.add(k)
                 pending += t.state in (TrialState.WAITING, TrialState.RUNNING)
