@@ -49,6 +49,11 @@ def short(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
+def is_number(v: Any) -> bool:
+    """A finite int or float (a bool is not a number here)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def cell(v: Any) -> str:
     """A searched value in a table or a picture: floats to 3 significant digits (scientific outside 1e-3..1e4),
     lists comma-joined, anything else as str()."""

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import zlib
 
+from hpsearch.config.plain import is_number
 from hpsearch.report import html_svg
-from hpsearch.report.html_stage import Param, Stage, _is_num, complete, label, top
+from hpsearch.report.html_stage import Param, Stage, complete, label, top
 
 MIN_SPAN = 0.02  # a val_acc axis spans at least two points (a fine stage's trials are close together)
 
 
 def has_lane(st: Stage) -> bool:
     """Does any trial lack a val_acc (diverged, failed)? Then the slice plots get a strip for them."""
-    return any(t["status"] != "complete" or not _is_num(t.get("val_acc")) for t in st.doc["trials"])
+    return any(t["status"] != "complete" or not is_number(t.get("val_acc")) for t in st.doc["trials"])
 
 
 def acc_scale(st: Stage) -> html_svg.Scale:
@@ -47,7 +48,7 @@ def _xpos(p: Param, x: html_svg.Scale, t: dict) -> float | None:
     v = t["params"].get(p.name)
     if p.kind == "choice":
         return x(p.choices.index(label(v)) + _jitter(t["number"], 0.5)) if label(v) in p.choices else None
-    if not _is_num(v) or (p.log and v <= 0):
+    if not is_number(v) or (p.log and v <= 0):
         return None
     return x(v)
 
@@ -55,7 +56,7 @@ def _xpos(p: Param, x: html_svg.Scale, t: dict) -> float | None:
 def _no_acc_marks(st: Stage, p: Param, x: html_svg.Scale, y: float) -> list[str]:
     out = []
     for i, t in enumerate(st.doc["trials"]):
-        if t["status"] == "complete" and _is_num(t.get("val_acc")):
+        if t["status"] == "complete" and is_number(t.get("val_acc")):
             continue
         cx = _xpos(p, x, t)
         if cx is None:
@@ -71,7 +72,7 @@ def _edge_note(st: Stage, p: Param) -> list[str]:
         if not isinstance(w, dict) or w.get("param") != p.name or w.get("edge") not in ("low", "high"):
             continue
         sug = w.get("suggested") if isinstance(w.get("suggested"), dict) else {}
-        rng = (f" {label(sug['low'])}..{label(sug['high'])}" if _is_num(sug.get("low")) and _is_num(sug.get("high"))
+        rng = (f" {label(sug['low'])}..{label(sug['high'])}" if is_number(sug.get("low")) and is_number(sug.get("high"))
                else "")
         if w["edge"] == "high":
             out.append(f'<text class="edge" x="{html_svg.W - html_svg.PAD["right"]}" y="18" text-anchor="end">'
@@ -223,7 +224,7 @@ def _curve(v) -> list[float | None]:
     out = []
     for p in v:
         p = p[-1] if isinstance(p, list) and p else p
-        out.append(float(p) if _is_num(p) else None)
+        out.append(float(p) if is_number(p) else None)
     return out
 
 

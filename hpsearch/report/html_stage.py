@@ -6,10 +6,10 @@ verdict fields, and nothing here assumes a field beyond what validate.py require
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from hpsearch.config.plain import is_number
 from hpsearch.report import search as search_report
 
 TOP = 5  # learning curves drawn per stage (the best trials)
@@ -36,10 +36,6 @@ class Stage:
     best: int | None  # index of the best trial
 
 
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def label(v) -> str:
     """A parameter value as a short label (choices, tooltips)."""
     from hpsearch.report.html_svg import num
@@ -58,14 +54,14 @@ def _params(doc: dict) -> tuple[Param, ...]:
     for name in names:
         spec = raw.get(name) if isinstance(raw.get(name), dict) else {}
         values = [t["params"].get(name) for t in doc["trials"]]
-        nums = [v for v in values if _is_num(v)]
+        nums = [v for v in values if is_number(v)]
         if "choices" in spec or (values and len(nums) < len(values)):
             opts = [label(c) for c in spec.get("choices", [])]
             opts += [label(v) for v in values if label(v) not in opts]
             out.append(Param(name, "choice", choices=tuple(opts)))
             continue
         log = bool(spec.get("log", False))
-        bounds = [v for v in (spec.get("low"), spec.get("high"), *(spec.get("values") or [])) if _is_num(v)]
+        bounds = [v for v in (spec.get("low"), spec.get("high"), *(spec.get("values") or [])) if is_number(v)]
         span = [v for v in bounds + nums if not log or v > 0]
         if not span:
             continue
@@ -84,7 +80,7 @@ def stage(index: int, path: str, doc: dict) -> Stage:
 
 
 def complete(st: Stage) -> list[int]:
-    return [i for i, t in enumerate(st.doc["trials"]) if t["status"] == "complete" and _is_num(t.get("val_acc"))]
+    return [i for i, t in enumerate(st.doc["trials"]) if t["status"] == "complete" and is_number(t.get("val_acc"))]
 
 
 def top(st: Stage, k: int = TOP) -> list[int]:

@@ -6,12 +6,11 @@ drawn at the console's width when printed.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from rich.text import Text
 
-from hpsearch.config.plain import cell
+from hpsearch.config.plain import cell, is_number
 from hpsearch.report import canvas
 
 LOG_RATIO = 20.0  # the loss axis turns log10 when max / min of the raw loss exceeds this (explosions, fast drops)
@@ -19,10 +18,6 @@ LOSS_ROWS, ACC_ROWS = 10, 8  # heights of the two panels, in character rows
 STYLE_RAW, STYLE_LOSS = "bright_black", "bold yellow"
 STYLE_TRAIN, STYLE_VAL = "cyan", "bold green"
 MARK_TRAIN, MARK_VAL, MARK_NONFINITE = "○", "●", "✗"
-
-
-def _finite(v) -> bool:
-    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def smooth(values: np.ndarray, k: int) -> np.ndarray:
@@ -41,7 +36,7 @@ def loss_panel(loss: list, span: float, unit: str, width: int, colour: bool, row
     """The minibatch loss over [0, span] `unit`s (epochs or iterations): the raw values as light dots, or as a
     band (their min..max per dot column) when there are more than dot columns; their moving mean as the line;
     a non-finite tail is marked ✗ at the top where it began."""
-    v = np.array([u if _finite(u) else np.nan for u in loss], dtype=np.float64)
+    v = np.array([u if is_number(u) else np.nan for u in loss], dtype=np.float64)
     ok = np.isfinite(v)
     title = Text("loss per iteration", style="bold")
     if ok.sum() < 2:
@@ -126,10 +121,10 @@ def acc_panel(train: list, val: list, epochs: float, width: int, colour: bool, r
     title = Text("accuracy per epoch", style="bold")
     series = [(name, vals, style, mark) for name, vals, style, mark in
               (("train", train, STYLE_TRAIN, MARK_TRAIN), ("val", val, STYLE_VAL, MARK_VAL))
-              if any(_finite(v) for v in vals)]
+              if any(is_number(v) for v in vals)]
     if not series:
         return [title, Text("  (no epoch finished)", style="dim")]
-    allv = [v for _, vals, _, _ in series for v in vals if _finite(v)]
+    allv = [v for _, vals, _, _ in series for v in vals if is_number(v)]
     y = canvas.nice_axis(max(0.0, min(allv)), min(1.0, max(allv)), False)
     y = canvas.Axis(max(0.0, y.low), min(1.0, y.high)) if y.high > y.low else y
     x = canvas.Axis(0.0, float(max(epochs, 1)))
@@ -137,7 +132,7 @@ def acc_panel(train: list, val: list, epochs: float, width: int, colour: bool, r
     c = canvas.Braille(cols, rows)
     for name, vals, style, mark in series:
         lay = c.layer(style)
-        pts = [(x.dot(e + 1, c.w), c.h - 1 - y.dot(v, c.h)) if _finite(v) else None for e, v in enumerate(vals)]
+        pts = [(x.dot(e + 1, c.w), c.h - 1 - y.dot(v, c.h)) if is_number(v) else None for e, v in enumerate(vals)]
         _polyline(c, lay, pts)
         if len(vals) <= cols // 3:  # room for a glyph per epoch: the series read apart without colour too
             for p in pts:
@@ -149,7 +144,7 @@ def acc_panel(train: list, val: list, epochs: float, width: int, colour: bool, r
     legend = Text()
     for name, vals, style, mark in series:
         legend.append(f"{mark} {name}  ", style)
-    last = {name: next((v for v in reversed(vals) if _finite(v)), None) for name, vals, _, _ in series}
+    last = {name: next((v for v in reversed(vals) if is_number(v)), None) for name, vals, _, _ in series}
     if last.get("train") is not None and last.get("val") is not None:
         legend.append(f"last epoch: train {last['train']:.3f} val {last['val']:.3f} "
                       f"gap {last['train'] - last['val']:+.3f}", style="dim")
@@ -177,7 +172,7 @@ def train_figure(result, width: int | None = None) -> canvas.Sized:
     diverged = result.stopped_at is not None
     # a diverged run stops inside an epoch: its loss is drawn over the iterations it ran
     span, unit = (result.iterations, "iteration") if diverged else (result.epochs_run, "epoch")
-    val = [v if _finite(v) else None for v in h.val_acc]
+    val = [v if is_number(v) else None for v in h.val_acc]
 
     def draw(w: int, colour: bool) -> list[Text]:
         return figure(list(h.loss), list(h.train_acc), val, len(h.train_acc), span, unit, w, colour,

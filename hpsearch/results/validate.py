@@ -3,11 +3,10 @@ ResultsError naming the file and the key path."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from hpsearch.config.data import PREPROCESS
-from hpsearch.config.plain import plain
+from hpsearch.config.plain import is_number, plain
 from hpsearch.config.space import Choice
 from hpsearch.config.space_file import parse_space
 from hpsearch.config.train import TrainConfig
@@ -75,7 +74,7 @@ def validate(doc: Any, source: str) -> None:
             bad(f"{where}.status", f"must be one of {', '.join(STATUSES)}, got {t['status']!r}")
         if t["val_acc"] is not None and not (0 <= t["val_acc"] <= 1):
             bad(f"{where}.val_acc", f"must be in [0, 1], got {t['val_acc']}")
-        if t.get("score") is not None and (not _is_number(t["score"]) or not 0 <= t["score"] <= 1):
+        if t.get("score") is not None and (not is_number(t["score"]) or not 0 <= t["score"] <= 1):
             bad(f"{where}.score", f"must be a number in [0, 1] or null, got {t['score']!r}")
         if t["status"] == "complete" and t["val_acc"] is None:
             bad(f"{where}.val_acc", "is null for a complete trial")
@@ -101,7 +100,7 @@ def validate(doc: Any, source: str) -> None:
         _validate_params(doc["best"]["params"], space, "best.params", bad)
         for key in ("val_acc", "train_acc", "score"):
             v = doc["best"].get(key)
-            if v is not None and not (_is_number(v) and 0 <= v <= 1):
+            if v is not None and not (is_number(v) and 0 <= v <= 1):
                 bad(f"best.{key}", f"must be a number in [0, 1] or null, got {v!r}")
 
 
@@ -151,9 +150,9 @@ def _validate_trial_extras(t: dict, where: str, bad) -> None:
         bad(f"{where}.diagnosis", "must be a list of objects with a string kind and message")
     for key in ("train_acc", "val_last"):
         v = t.get(key)
-        if v is not None and not (_is_number(v) and 0 <= v <= 1):
+        if v is not None and not (is_number(v) and 0 <= v <= 1):
             bad(f"{where}.{key}", f"must be a number in [0, 1] or null, got {v!r}")
-    if t.get("seconds") is not None and not (_is_number(t["seconds"]) and t["seconds"] >= 0):
+    if t.get("seconds") is not None and not (is_number(t["seconds"]) and t["seconds"] >= 0):
         bad(f"{where}.seconds", f"must be a number >= 0, got {t['seconds']!r}")
     for key in ("rung", "config"):  # coarse --halving
         if key in t and not (_is_int(t[key]) and t[key] >= 0):
@@ -163,22 +162,18 @@ def _validate_trial_extras(t: dict, where: str, bad) -> None:
     if t.get("stopped_at") is not None and not isinstance(t["stopped_at"], dict):
         bad(f"{where}.stopped_at", "must be an object or null")
     if "val_curve" in t and not (isinstance(t["val_curve"], list) and all(
-            v is None or (_is_number(v) and 0 <= v <= 1) for v in t["val_curve"])):
+            v is None or (is_number(v) and 0 <= v <= 1) for v in t["val_curve"])):
         bad(f"{where}.val_curve", "must be a list of numbers in [0, 1]")
     if "train_curve" in t and not (isinstance(t["train_curve"], list) and all(
-            v is None or (_is_number(v) and 0 <= v <= 1) for v in t["train_curve"])):
+            v is None or (is_number(v) and 0 <= v <= 1) for v in t["train_curve"])):
         bad(f"{where}.train_curve", "must be a list of numbers in [0, 1] or null")
     if "loss_curve" in t and not (isinstance(t["loss_curve"], list) and all(
-            v is None or _is_number(v) for v in t["loss_curve"])):
+            v is None or is_number(v) for v in t["loss_curve"])):
         bad(f"{where}.loss_curve", "must be a list of finite numbers or null")
 
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _validate_params(params: dict, space, where: str, bad) -> None:
@@ -191,7 +186,7 @@ def _validate_params(params: dict, space, where: str, bad) -> None:
             if not any(plain(c) == plain(v) for c in p.choices):
                 bad(f"{where}.{name}", f"{v!r} is not one of the space's choices "
                     f"{[plain(c) for c in p.choices]}")
-        elif not _is_number(v):
+        elif not is_number(v):
             bad(f"{where}.{name}", f"must be a finite number, got {v!r}")
         elif p.log and v <= 0:
             bad(f"{where}.{name}", f"must be > 0 on a log range, got {v!r}")
@@ -200,7 +195,7 @@ def _validate_params(params: dict, space, where: str, bad) -> None:
 def _validate_data(d: dict, bad) -> None:
     """The split settings `fine --from` reloads the data with (absent keys take their defaults)."""
     checks = {
-        "val_fraction": (lambda v: _is_number(v) and 0 < v < 1, "must be a number in (0, 1)"),
+        "val_fraction": (lambda v: is_number(v) and 0 < v < 1, "must be a number in (0, 1)"),
         "split_seed": (lambda v: _is_int(v) and v >= 0, "must be an integer >= 0"),
         "max_samples": (lambda v: v is None or (_is_int(v) and v >= 1), "must be an integer >= 1 or null"),
         "flatten": (lambda v: isinstance(v, bool), "must be true or false"),

@@ -32,7 +32,6 @@ FLAT = 0.90  # smoothed end above this x the smoothed start: the loss barely mov
 RISE = 1.10  # smoothed end above this x the smoothed start: the loss rose
 CLIMB = 0.30  # smoothed end above its low by this x the start: the loss climbed back up
 DECEL = 0.33  # the second half of the run fell by less than this x the first half's fall: the loss has converged
-STILL = 0.10  # the last 30% of the run took less than this share of the total fall: the loss has converged
 PINNED = 0.02  # a smoothed loss within this x ln C of ln C all along is pinned at chance (uniform predictions)
 MOVED = 1e-2  # update ratio x steps below this: the weights moved < 1% in all, so a rise is noise, not the lr
 REG_SHARE = 0.25  # the penalty's share of the final loss above which reg dominates the objective
@@ -61,13 +60,12 @@ def _smooth(x: np.ndarray) -> np.ndarray:
     return (c[w:] - c[:-w]) / w
 
 
-def _flat_start(x: np.ndarray, fall: float) -> bool:
+def _flat_start(x: np.ndarray, fall: float, sigma: float) -> bool:
     """The loss neither fell nor rose over the first 30% of the run: the medians of its two halves agree within
-    a tolerance that grows with the minibatch noise, and differ by less than a tenth of the run's whole `fall` (an even decline falls 0.15 of it there)
-    (a steady decline is no flat start)."""
+    a tolerance that grows with the minibatch noise `sigma` (_noise), and differ by less than a tenth of the
+    run's whole `fall` (an even decline falls 0.15 of it there: a steady decline is no flat start)."""
     m = max(1, x.size * 3 // 20)
     a, b = _median(x[:m]), _median(x[m:2 * m])
-    sigma = _noise(x)
     tol = min(0.3, max(0.10, 2 * sigma * math.sqrt(2 / m)))
     k = min(5, m)
     head = _median(x[:k])  # the very start: a fast first drop is no flat start; one-sided, since a start
@@ -81,7 +79,7 @@ def _noise(x: np.ndarray) -> float:
     return 1.4826 * _median(steps) / math.sqrt(2) if steps.size else 0.0
 
 
-def _tail_trend(x: np.ndarray) -> str:
+def _tail_trend(x: np.ndarray, sigma: float) -> str:
     """"falling" or "converged": did the second half of the run still fall by more than DECEL x what the first
     half fell? A fall that has converged decelerates (an exponential approach to its plateau does most of its fall
     early); a run cut short still falls at a steady pace. Medians of the first, middle and last tenths of the
@@ -91,7 +89,7 @@ def _tail_trend(x: np.ndarray) -> str:
         return "falling"
     mid = x.size // 2
     a, b, c = (_median(x[:k]), _median(x[mid - k // 2: mid - k // 2 + k]), _median(x[-k:]))
-    noise = 2 * _noise(x) * math.sqrt(2 / k) * c  # two standard errors of a difference of two medians (approx.)
+    noise = 2 * sigma * math.sqrt(2 / k) * c  # two standard errors of a difference of two medians (approx.)
     return "falling" if b - c > max(DECEL * (a - b), noise) else "converged"
 
 
@@ -166,7 +164,8 @@ def diagnose(result, cfg) -> list[dict]:
             weak_fit = result.train_acc is not None and result.train_acc < LOW_ACC
             collapsed = (chance is not None and last > COLLAPSE * chance and ratio is not None and ratio > RATIO_HIGH
                          and first > last / COLLAPSE)  # weights decayed to ~0: chance-level loss, huge relative steps
-            trend = _tail_trend(x)
+            sigma = _noise(x)  # once: both shape tests below read it
+            trend = _tail_trend(x, sigma)
             squashed = (not weak_fit and result.train_acc is not None and chance is not None
                         and data_last > SQUASHED * chance and trend == "converged")
             if (weak_fit and (reg_share > REG_SHARE or collapsed)) or squashed:
@@ -177,7 +176,7 @@ def diagnose(result, cfg) -> list[dict]:
                             f"weights so small that each step moves them by {ratio:.1e}")
                 add("reg_too_strong", f"{why} and train accuracy is {result.train_acc:.2f}: regularization too "
                                       "strong, lower reg")
-            elif _flat_start(x, first - last) and first - last > 0.3 * first:
+            elif _flat_start(x, first - last, sigma) and first - last > 0.3 * first:
                 add("bad_init", f"loss flat for the first 30% of training, then dropped ({first:.3g} -> {last:.3g}): "
                                 "suspect the initialization")
             else:
