@@ -11,6 +11,8 @@ import html
 import math
 from dataclasses import dataclass
 
+from hpsearch.report import canvas
+
 W, H = 560, 300  # a plot's viewBox; the page scales it to its column
 PAD = {"left": 62, "right": 16, "top": 30, "bottom": 46}  # room for tick labels, axis titles and the title
 LANE = 16  # the strip under a slice plot where diverged and failed trials (no val_acc) are marked
@@ -53,13 +55,8 @@ class Scale:
     log: bool = False  # position by log10(value)
     integer: bool = False  # ticks on whole numbers only (epochs)
 
-    def _t(self, v: float) -> float:
-        return math.log10(v) if self.log else v
-
     def __call__(self, v: float) -> float:
-        lo, hi = self._t(self.lo), self._t(self.hi)
-        f = (self._t(v) - lo) / (hi - lo) if hi > lo else 0.5
-        return self.a + f * (self.b - self.a)
+        return self.a + canvas.Axis(self.lo, self.hi, self.log).frac(v) * (self.b - self.a)
 
     def ticks(self, most: int = 7) -> list[tuple[float, str]]:
         """(value, label) pairs inside the domain: decades (or 1-2-5 steps) on a log scale, 1-2-5 steps on
@@ -75,9 +72,7 @@ class Scale:
 def _linear_ticks(lo: float, hi: float, most: int) -> list[float]:
     if not hi > lo:
         return [lo]
-    raw = (hi - lo) / max(1, most - 1)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    step = canvas.nice_step((hi - lo) / max(1, most - 1))
     first = math.ceil(lo / step - 1e-9) * step
     out, v = [], first
     while v <= hi + step * 1e-9:
@@ -91,7 +86,7 @@ def _log_ticks(lo: float, hi: float, most: int) -> list[tuple[float, str]]:
     decades = [k for k in range(math.ceil(a - 1e-9), math.floor(b + 1e-9) + 1)]
     if len(decades) >= 3:
         step = math.ceil(len(decades) / most)
-        return [(10.0 ** k, _decade(k)) for k in decades if k % step == 0]
+        return [(10.0 ** k, num(10.0 ** k)) for k in decades if k % step == 0]
     for mults in ((1, 2, 5), (1, 2, 3, 5, 7), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
         vals = [m * 10.0 ** k for k in range(math.floor(a) - 1, math.ceil(b) + 1) for m in mults]
         vals = [v for v in vals if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9)]
@@ -99,10 +94,6 @@ def _log_ticks(lo: float, hi: float, most: int) -> list[tuple[float, str]]:
             step = math.ceil(len(vals) / most)
             return [(v, num(v)) for v in vals[::step]]
     return [(v, num(v)) for v in _linear_ticks(lo, hi, most) if v > 0]
-
-
-def _decade(k: int) -> str:
-    return num(10.0 ** k) if -3 <= k <= 4 else f"1e{k}"
 
 
 def nice_domain(lo: float, hi: float, log: bool) -> tuple[float, float]:
