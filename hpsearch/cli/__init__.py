@@ -43,7 +43,7 @@ def _root(
     version: Annotated[bool, typer.Option("--version", metavar="", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    errors.state["debug"] = errors.state["debug"] or debug
+    """--debug is read by HPSearchGroup.main from the arguments (before parsing, so usage errors see it too)."""
 
 
 for command in (train, sanity, data, coarse, fine, report, evaluate, predict, worker, export):  # the order of --help

@@ -9,7 +9,7 @@ import inspect
 import typer
 from typer.core import TyperCommand
 
-from hpsearch.cli import errors, flags, panels
+from hpsearch.cli import flags, panels
 
 
 class HPSearchCommand(panels.UntypedFlags, TyperCommand):
@@ -29,8 +29,7 @@ def with_debug(command):
 
     @functools.wraps(command)
     def wrapper(**kwargs):
-        debug = kwargs.pop("debug")
-        errors.state["debug"] = errors.state["debug"] or debug
+        kwargs.pop("debug")  # read by HPSearchGroup.main from the arguments already
         return command(**kwargs)
 
     debug = inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=flags.Debug)
