@@ -72,12 +72,14 @@ class Surface:
         n = self.val_samples
         return math.sqrt(max(top * (1 - top), 0.01) / n) if n else 0.02
 
-    def votes(self, i: int, side: str, width: float, kinds: frozenset) -> tuple[int, int]:
-        """Of the trials that trained in the outer `width` of axis i toward `side`, how many carry a diagnosis
-        in `kinds` (e.g. lr_too_low at the top of the lr range): (votes, trials)."""
+    def votes(self, i: int, side: str, width: float, kinds: frozenset,
+              abstain: frozenset = frozenset()) -> tuple[int, int]:
+        """Of the trials that trained in the outer `width` of axis i toward `side`, leaving out those with a
+        diagnosis in `abstain`, how many carry a diagnosis in `kinds` (e.g. lr_too_low at the top of the lr
+        range): (votes, trials)."""
         x = self.X[:, i]
         band = (x >= 1 - width) if side == "high" else (x <= width)
-        rows = [j for j in np.flatnonzero(band & ~self.diverged)]
+        rows = [j for j in np.flatnonzero(band & ~self.diverged) if not self.labels[j] & abstain]
         return sum(bool(self.labels[j] & kinds) for j in rows), len(rows)
 
     def along(self, i: int) -> "Surface":

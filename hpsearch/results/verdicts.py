@@ -10,7 +10,8 @@ The model is results/surface.py's smoothed score surface (diverged trials at cha
   axes; for lr, leaving out trials that diverged because of reg) must rise by more than Z standard errors plus
   TOL. A plateau that merely reaches an edge is not evidence of better values beyond it;
 - or the curves vote for it: VOTE_SHARE of at least VOTE_MIN trials near that edge carry a diagnosis that says
-  so (lr_too_low at the top of lr, reg_too_strong at the bottom of reg, ...), unless the scores say otherwise.
+  so (lr_too_low or still_learning at the top of lr, reg_too_strong at the bottom of reg, ...), unless the scores
+  say otherwise; a trial whose diagnosis blames another parameter (reg_too_strong, for lr) does not vote.
 Stage-wide verdicts on lr move the range (fine --from follows): `nothing_learned` (the smoothed peak closes less
 than LEARNED of the gap from chance), `mostly_slow` (VOTE_SHARE of the trials barely moved their loss),
 `mostly_diverged` (MOSTLY of the trials diverged because of lr), `all_diverged`. A trial's divergence is lr's
@@ -39,12 +40,15 @@ SLOPE_SPAN = 0.2  # ... if the smoothed val_acc still rises toward that edge ove
 Z = 1.0  # standard errors that make a difference "sure"
 TOL = 0.005  # scores closer than half a point are equally good
 VOTE_SPAN, VOTE_MIN, VOTE_SHARE = 0.25, 3, 2 / 3  # diagnoses vote for an edge: 2/3 of >= 3 trials near it
+SLOW = frozenset({"lr_too_low", "update_ratio_low"})  # a trial's loss barely moved: its lr was too low
 VOTES = {  # (param, edge) -> the trial diagnoses that say better values lie past that edge
-    ("lr", "high"): frozenset({"lr_too_low", "update_ratio_low"}),
+    # at the top of lr, a trial still learning or underfitting after the stage's epochs trains too slowly
+    ("lr", "high"): SLOW | {"still_learning", "underfitting"},
     ("lr", "low"): frozenset({"lr_too_high", "lr_still_high", "update_ratio_high"}),
     ("reg", "low"): frozenset({"reg_too_strong"}),
     ("reg", "high"): frozenset({"overfitting"}),
 }
+NOT_ABOUT = {"lr": frozenset({"reg_too_strong"})}  # a trial whose diagnosis blames reg does not vote on lr
 LEARNED = 0.15  # a trial "learned" when it closes this share of the gap from chance to 100 %
 MOSTLY = 0.5  # this share of trials diverging because of lr makes the lr range "mostly diverged"
 MAX_REACH = 2.0  # an edge suggestion reaches at most this many decades past a log range's edge
@@ -148,7 +152,7 @@ def judge(space: Space, trials: list[dict], data: dict | None = None) -> Verdict
     top = max((ax.peak_score for ax in axes.values()), default=max(t["val_acc"] for t in done))
     edges = {name: w for name, w in ((n, _boundary(ax)) for n, ax in axes.items() if ax.edge) if w is not None}
     explained = any(name != "lr" for name in edges)  # e.g. a reg far too strong
-    slow = sum(bool({d.get("kind") for d in t.get("diagnosis") or [] if isinstance(d, dict)} & VOTES[("lr", "high")])
+    slow = sum(bool({d.get("kind") for d in t.get("diagnosis") or [] if isinstance(d, dict)} & SLOW)
                for t in done)
     if (top - chance) < LEARNED * (1 - chance) and not explained:
         out.append(nothing_learned_warning(space, len(done), top, chance, lr_div))
@@ -187,7 +191,7 @@ def _axis(surf: surface.Surface, prof: surface.Profile, at: np.ndarray, at_c: np
             break
         kinds = VOTES.get((prof.name, side))
         if kinds and rise > -Z * se:  # the curves' diagnosis, unless the scores clearly say otherwise
-            k_votes, n = surf.votes(i, side, VOTE_SPAN, kinds)
+            k_votes, n = surf.votes(i, side, VOTE_SPAN, kinds, NOT_ABOUT.get(prof.name, frozenset()))
             if n >= VOTE_MIN and k_votes >= VOTE_SHARE * n:
                 edge = side
                 evidence = (f"{k_votes} of the {n} trials in the {side}est {VOTE_SPAN:.0%} of the {prof.name} range "

@@ -109,6 +109,28 @@ def test_divergence_caused_by_reg_does_not_hide_the_lr_edge():
         assert not any(k == "mostly_diverged" for k, _, _ in edges(v))
 
 
+def _flat_top(kind: str) -> tuple[dict, verdicts.Verdict]:
+    """A stage whose trials in the top VOTE_SPAN of lr all score the same (no trend to see there) and carry
+    the diagnosis `kind`."""
+    sp = scenarios.space(lr=(1e-6, 1e-2), reg=(1e-5, 1.0))
+    doc = scenarios.doc(sp, 0, lr_half=1e-2, reg_half=1e3)
+    top = 10 ** (-2 - 4 * verdicts.VOTE_SPAN)
+    for t in doc["trials"]:
+        if t["status"] == "complete" and t["params"]["lr"] >= top:
+            t["val_acc"], t["diagnosis"] = 0.5, [{"kind": kind, "message": kind}]
+    return doc, verdicts.judge(sp, doc["trials"], doc["data"])
+
+
+def test_trials_still_learning_at_the_top_of_lr_vote_for_its_high_edge_and_reg_limited_ones_abstain():
+    for kind in ("still_learning", "underfitting"):
+        _, v = _flat_top(kind)
+        assert ("boundary", "lr", "high") in edges(v), (kind, v.warnings)
+        assert "diagnosed" in v.warnings[-1]["evidence"]
+    for kind in ("healthy", "reg_too_strong"):  # no vote; a reg-limited trial says nothing about lr
+        _, v = _flat_top(kind)
+        assert not any(p == "lr" for _, p, _ in edges(v)), (kind, v.warnings)
+
+
 def test_divergence_is_attributed_to_lr_times_reg_when_that_separates_it_better():
     sp = scenarios.space(lr=(1e-2, 3e-1), reg=(1.0, 1e3))
     doc, _ = verdict(sp, 0)
