@@ -8,6 +8,7 @@ ResultsError (exit 2) with the file and the key otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -80,6 +81,14 @@ def check_writable(path: str | Path) -> None:
                           key="out") from None
     if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise OutputError(f"--out {path}: not writable", "choose a writable path")
+    try:  # the permission bits do not tell everything (root, /proc, a read-only mount): make a file there
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=folder)
+    except OSError as e:
+        raise OutputError(f"--out {path}: cannot create files in {folder} ({e.strerror})",
+                          "choose a writable path") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
 
 
 SETTINGS_NOT_FINGERPRINTED = ("storage", "study")  # where the study lives, not what it searched

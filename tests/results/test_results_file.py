@@ -78,6 +78,21 @@ def test_unwritable_destination(tmp_path):
         results_file.check_writable(tmp_path)
 
 
+def test_a_folder_that_refuses_new_files_is_caught_before_the_search_even_for_root(tmp_path, monkeypatch):
+    # permission bits say writable (root, /proc, a read-only mount): only making a file there tells
+    import tempfile
+
+    def refuse(*a, **k):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputError, match=r"--out .*r\.json: cannot create files in .*Read-only file system"):
+        results_file.check_writable(tmp_path / "r.json")
+    monkeypatch.undo()
+    results_file.check_writable(tmp_path / "r.json")  # and the probe leaves nothing behind
+    assert list(tmp_path.iterdir()) == []
+
+
 def read_edited(tmp_path, change):
     """Write doc() with `change` applied and read it back: the ResultsError raised, and the file's path."""
     d = json.loads(results_file.dumps(doc()))
