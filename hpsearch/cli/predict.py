@@ -38,9 +38,10 @@ def predict(
     if out is None:
         sys.stdout.write(buf.getvalue())
         return
+    from hpsearch.config.files import write_atomic
+
     try:
-        with open(out, "w", newline="") as f:
-            f.write(buf.getvalue())
+        write_atomic(out, lambda f: f.write(buf.getvalue()))
     except OSError as e:
         raise OutputError(f"--out {out}: cannot write ({e.strerror})", "choose a writable path") from None
 

@@ -1,5 +1,6 @@
 """Reading the small text files a command takes (space files, results files) safely: only regular files,
-never more than a size limit, never blocking (a FIFO or a device would hang a plain read)."""
+never more than a size limit, never blocking (a FIFO or a device would hang a plain read); writing any output
+file atomically (write_atomic)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,41 @@ def check_output(path) -> None:
         raise NotReadable("is a symbolic link (it would be replaced by a file)")
     if not stat.S_ISREG(st.st_mode):
         raise NotReadable(f"is {kind(st.st_mode)} (only a regular file or a new path can be written)")
+
+
+def write_atomic(path, write, binary: bool = False) -> None:
+    """Write the file `path` atomically: `write(f)` fills a temporary file beside it, which is fsync'd and then
+    renamed over `path` (os.replace), so a reader sees the old file or the whole new one, never a part. The new
+    file gets the old one's mode, or what open() gives a new file (not mkstemp's 0600). On failure nothing is
+    left behind and the old file is intact. Raises OSError."""
+    import tempfile
+
+    folder = os.path.dirname(os.fspath(path)) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(os.fspath(path))}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, _new_mode(path))
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
+            fd = None
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _new_mode(path) -> int:
+    """The old file's mode, or what open() would give a new file."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask

@@ -31,36 +31,12 @@ def write(path: str | Path, doc: dict) -> None:
 
 def write_text(path: str | Path, text: str, flag: str = "--out") -> None:
     """Write `text` to `path` atomically (also a report page). Errors: OutputError (exit 3) naming `flag`."""
-    path = Path(path)
-    tmp = None
+    from hpsearch.config.files import write_atomic
+
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
-                                   suffix=".tmp")
-        os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        write_atomic(path, lambda f: f.write(text))
     except OSError as e:
         raise OutputError(f"{flag} {path}: cannot write ({e.strerror or e})", "choose a writable path") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-def _file_mode(path: Path) -> int:
-    """The old file's mode, or what open() would give a new file (mkstemp makes 0600)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
 
 
 def check_writable(path: str | Path) -> None:

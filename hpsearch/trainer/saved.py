@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
+from hpsearch.config.files import write_atomic
 from hpsearch.config.plain import plain
 from hpsearch.config.train import TrainConfig
 from hpsearch.errors import HPSearchError, ModelFileError, OutputError
@@ -71,7 +71,7 @@ class SavedModel:
 
 
 def save_model(path: str, model: MLP, cfg: TrainConfig, split, provenance: dict) -> None:
-    """Write the model file atomically (a temporary file beside it, then os.replace)."""
+    """Write the model file atomically (config.files.write_atomic)."""
     D = model.dims[0]
     mean = split.mean if split.mean is not None else np.zeros(D)
     std = split.std if split.std is not None else np.ones(D)
@@ -85,12 +85,8 @@ def save_model(path: str, model: MLP, cfg: TrainConfig, split, provenance: dict)
     arrays["preprocess_mean"] = np.asarray(mean, dtype=np.float64)
     arrays["preprocess_std"] = np.asarray(std, dtype=np.float64)
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".npz", dir=folder)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
+        write_atomic(path, lambda f: np.savez(f, **arrays), binary=True)
     except OSError as e:
         raise OutputError(f"{path}: cannot write the model file ({e.strerror})", "choose a writable path") from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -51,6 +52,10 @@ def test_a_saved_model_predicts_exactly_what_the_trainer_validated(tmp_path):
     assert np.array_equal(m.predict(raw), np.asarray(sp.classes, dtype=object)[r.model.predict(sp.X_val)])
     assert np.allclose(m.predict_proba(raw).sum(axis=1), 1.0)
     assert m.header["classes"] == list(range(10)) and m.features == 64
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask  # a new file's usual mode, not a temp file's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
 
 
 def test_a_model_saved_from_uint8_images_reads_the_raw_file(tmp_path):
