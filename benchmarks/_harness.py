@@ -11,7 +11,7 @@ import platform
 import statistics
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def set_threads(n: int | None) -> int:
@@ -123,10 +123,12 @@ def blas_info() -> str:
     import numpy as np  # noqa: F401 - loads the BLAS library threadpoolctl then finds
     from threadpoolctl import threadpool_info
 
-    for lib in threadpool_info():
-        if lib.get("user_api") == "blas":
-            kernel = lib.get("architecture") or "kernel unknown"
-            return f"{lib.get('internal_api')} {lib.get('version')}, {kernel} kernel"
+    blas = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    # numpy's own first (its wheel's numpy.libs/), when scipy (scikit-learn) has loaded a second OpenBLAS
+    blas.sort(key=lambda lib: not os.path.basename(os.path.dirname(lib.get("filepath") or "")).startswith("numpy"))
+    for lib in blas:
+        kernel = lib.get("architecture") or "kernel unknown"
+        return f"{lib.get('internal_api')} {lib.get('version')}, {kernel} kernel"
     return "unknown BLAS"
 
 
