@@ -73,12 +73,16 @@ class Surface:
         return math.sqrt(max(top * (1 - top), 0.01) / n) if n else 0.02
 
     def votes(self, i: int, side: str, width: float, kinds: frozenset,
-              abstain: frozenset = frozenset()) -> tuple[int, int]:
+              abstain: frozenset = frozenset(), near: np.ndarray | None = None) -> tuple[int, int]:
         """Of the trials that trained in the outer `width` of axis i toward `side`, leaving out those with a
-        diagnosis in `abstain`, how many carry a diagnosis in `kinds` (e.g. lr_too_low at the top of the lr
-        range): (votes, trials)."""
+        diagnosis in `abstain` (and, with `near`, those farther than TREND_OTHER from that point on another
+        axis), how many carry a diagnosis in `kinds` (e.g. lr_too_low at the top of the lr range):
+        (votes, trials)."""
         x = self.X[:, i]
         band = (x >= 1 - width) if side == "high" else (x <= width)
+        if near is not None:
+            others = np.delete(np.arange(self.X.shape[1]), i)
+            band &= np.all(np.abs(self.X[:, others] - near[others]) <= TREND_OTHER, axis=1)
         rows = [j for j in np.flatnonzero(band & ~self.diverged) if not self.labels[j] & abstain]
         return sum(bool(self.labels[j] & kinds) for j in rows), len(rows)
 

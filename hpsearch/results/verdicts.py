@@ -11,7 +11,8 @@ The model is results/surface.py's smoothed score surface (diverged trials at cha
   TOL. A plateau that merely reaches an edge is not evidence of better values beyond it;
 - or the curves vote for it: VOTE_SHARE of at least VOTE_MIN trials near that edge carry a diagnosis that says
   so (lr_too_low or still_learning at the top of lr, reg_too_strong at the bottom of reg, ...), unless the scores
-  say otherwise; a trial whose diagnosis blames another parameter (reg_too_strong, for lr) does not vote.
+  say otherwise; a trial whose diagnosis blames another parameter (reg_too_strong, for lr) does not vote, and
+  only trials near the peak on the other axes vote `overfitting` for a stronger reg.
 Stage-wide verdicts on lr move the range (fine --from follows): `nothing_learned` (the smoothed peak closes less
 than LEARNED of the gap from chance), `mostly_slow` (VOTE_SHARE of the trials barely moved their loss),
 `mostly_diverged` (MOSTLY of the trials diverged because of lr), `all_diverged`. A trial's divergence is lr's
@@ -49,6 +50,7 @@ VOTES = {  # (param, edge) -> the trial diagnoses that say better values lie pas
     ("reg", "high"): frozenset({"overfitting"}),
 }
 NOT_ABOUT = {"lr": frozenset({"reg_too_strong"})}  # a trial whose diagnosis blames reg does not vote on lr
+NEAR_PEAK = {("reg", "high")}  # whether a trial overfits depends on its lr: only trials near the peak's vote
 LEARNED = 0.15  # a trial "learned" when it closes this share of the gap from chance to 100 %
 MOSTLY = 0.5  # this share of trials diverging because of lr makes the lr range "mostly diverged"
 MAX_REACH = 2.0  # an edge suggestion reaches at most this many decades past a log range's edge
@@ -191,7 +193,8 @@ def _axis(surf: surface.Surface, prof: surface.Profile, at: np.ndarray, at_c: np
             break
         kinds = VOTES.get((prof.name, side))
         if kinds and rise > -Z * se:  # the curves' diagnosis, unless the scores clearly say otherwise
-            k_votes, n = surf.votes(i, side, VOTE_SPAN, kinds, NOT_ABOUT.get(prof.name, frozenset()))
+            k_votes, n = surf.votes(i, side, VOTE_SPAN, kinds, NOT_ABOUT.get(prof.name, frozenset()),
+                                        at if (prof.name, side) in NEAR_PEAK else None)
             if n >= VOTE_MIN and k_votes >= VOTE_SHARE * n:
                 edge = side
                 evidence = (f"{k_votes} of the {n} trials in the {side}est {VOTE_SPAN:.0%} of the {prof.name} range "

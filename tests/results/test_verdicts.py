@@ -131,6 +131,26 @@ def test_trials_still_learning_at_the_top_of_lr_vote_for_its_high_edge_and_reg_l
         assert not any(p == "lr" for _, p, _ in edges(v)), (kind, v.warnings)
 
 
+def _overfitting_at_top_of_reg(near_peak: bool) -> verdicts.Verdict:
+    """A stage whose reg range is flat (no trend) and whose trials in the top VOTE_SPAN of reg are diagnosed
+    overfitting: those near the peak's lr (near_peak), or only those far below it."""
+    sp = scenarios.space(lr=(1e-6, 1.0), reg=(1e-6, 1e-3))
+    doc = scenarios.doc(sp, 0, lr_half=1e-2, reg_half=1e3, lr_div=10.0)  # the peak near the top of lr
+    top = 10 ** (-3 - 3 * verdicts.VOTE_SPAN)
+    for t in doc["trials"]:
+        if t["status"] == "complete" and t["params"]["reg"] >= top:
+            far = t["params"]["lr"] < 3e-2  # three quarters of the range, well below the peak
+            kind = "overfitting" if far != near_peak else "healthy"
+            t["diagnosis"] = [{"kind": kind, "message": kind}]
+    return verdicts.judge(sp, doc["trials"], doc["data"])
+
+
+def test_only_trials_near_the_peak_vote_overfitting_for_a_stronger_reg():
+    assert ("boundary", "reg", "high") in edges(_overfitting_at_top_of_reg(near_peak=True))
+    # overfitting diagnosed only at an lr far from the peak says nothing about the best configuration's reg
+    assert not any(p == "reg" for _, p, _ in edges(_overfitting_at_top_of_reg(near_peak=False)))
+
+
 def test_divergence_is_attributed_to_lr_times_reg_when_that_separates_it_better():
     sp = scenarios.space(lr=(1e-2, 3e-1), reg=(1.0, 1e3))
     doc, _ = verdict(sp, 0)
