@@ -29,7 +29,7 @@ def run(request, run_flags: RunFlags, pool) -> None:
         raise typer.Exit(0)
     doc = result.doc  # (result.problems were told to warn_line as they happened)
     render(doc, request.out, run_flags.top_k, run_flags.quiet, run_flags.json_out)
-    raise typer.Exit(_exit_code(doc, request.out, result.stopped_by, run_flags.strict))
+    raise typer.Exit(_exit_code(doc, request.out, result.stopped_by, run_flags.strict, request.fresh))
 
 
 def _report_queued(q, out: str, json_out: bool) -> None:
@@ -41,11 +41,12 @@ def _report_queued(q, out: str, json_out: bool) -> None:
                    "done": q.done})
 
 
-def _exit_code(doc: dict, out: str, stopped_by: int | None, strict: bool) -> int:
+def _exit_code(doc: dict, out: str, stopped_by: int | None, strict: bool, fresh: bool = False) -> int:
     if stopped_by is not None:
         p = doc["progress"]
+        again = "the same command again without --fresh" if fresh else "the same command again"
         sys.stderr.write(f"hpsearch: interrupted: {p['done']} of {p['requested']} trials done, saved to {out}; "
-                         "run the same command again to resume\n")
+                         f"run {again} to resume\n")
         return 128 + int(stopped_by)
     if gate(doc, out):
         return 1

@@ -52,7 +52,8 @@ def load_space(path: str | Path) -> Space:
         text = files.read_text(path, files.SPACE_LIMIT)
     except files.NotReadable as e:
         if e.missing:
-            raise SpaceError(f"--space {path}: no such file", "e.g. --space search_spaces/coarse.yaml") from None
+            raise SpaceError(f"--space {path}: no such file", "give a YAML space file (search_spaces/*.yaml "
+                             "in the source tree) or the built-in --space coarse") from None
         raise SpaceError(f"--space {path}: {e.reason}", "pass a YAML space file") from None
     return parse_yaml(text, str(path))
 

@@ -316,6 +316,17 @@ def test_signal_saves_then_the_same_command_resumes_to_exactly_n(tmp_path, sig, 
     assert [t.user_attrs["status"] for t in trials if t.state.name == "FAIL"] in ([], ["interrupted"])
 
 
+def test_the_resume_hint_after_an_interrupted_fresh_run_drops_fresh(capsys):
+    # the same command with --fresh would throw the saved trials away instead of resuming
+    from hpsearch.cli.stage import _exit_code
+
+    doc = {"progress": {"done": 3, "requested": 10}}
+    assert _exit_code(doc, "r.json", signal.SIGTERM, False, fresh=True) == 143
+    assert "run the same command again without --fresh to resume" in capsys.readouterr().err
+    assert _exit_code(doc, "r.json", signal.SIGINT, False) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+
+
 def test_progress_bar_on_a_terminal(tmp_path):
     import pty
     import select
