@@ -61,6 +61,40 @@ def _choice_message(e) -> str | None:
     return f"{param.opts[0]} must be one of {names}; got {value!r}"
 
 
+class PipeSafe:
+    """sys.stdout for a reader that may go away early (`hpsearch coarse | head -2`): the first BrokenPipeError
+    points the descriptor at /dev/null and the rest of the output is dropped, so the command still finishes
+    (its results file is written before its report anyway) and exits with its own code (0, or 1 for a failed
+    gate), not click's 1 for a broken pipe. Everything else is the wrapped stream's."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 class HPSearchGroup(UntypedFlags, TyperGroup):
     """Maps every error to one line on stderr and its exit code; a traceback only with --debug. SIGTERM is
     handled from the first moment (a search replaces the handler with its own while it runs)."""
@@ -70,6 +104,9 @@ class HPSearchGroup(UntypedFlags, TyperGroup):
         import threading
 
         args = list(sys.argv[1:] if args is None else args)
+        stdout = sys.stdout  # (set before the SIGTERM handler: nothing runs between it and the try below)
+        if not isinstance(stdout, PipeSafe) and stdout is not None:
+            sys.stdout = PipeSafe(stdout)
         before = state["debug"]  # per call: a caller in the same process (tests) is not left in debug mode
         state["debug"] = before or "--debug" in args
         previous = None
@@ -81,6 +118,7 @@ class HPSearchGroup(UntypedFlags, TyperGroup):
             rv = self._run(args, prog_name, complete_var, extra)
         finally:
             state["debug"] = before
+            sys.stdout = stdout
             if previous is not None:  # a caller in the same process (tests, another program) gets its own back
                 signal.signal(signal.SIGTERM, previous)
         code = rv if isinstance(rv, int) else 0

@@ -327,6 +327,23 @@ def test_the_resume_hint_after_an_interrupted_fresh_run_drops_fresh(capsys):
     assert "run the same command again to resume" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("lr, code", [((1e-3, 1e-1), 0), ((1e3, 1e4), 1)])
+def test_a_reader_that_went_away_does_not_change_the_exit_code(tmp_path, lr, code):
+    # `hpsearch coarse | head -1` in a CI script: the results file is written and the exit code is the
+    # command's own (0, or 1 when every trial diverged), not click's 1 for a broken pipe
+    sp = space(tmp_path, lr=lr, trials=4, epochs=1)
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the first line
+    try:
+        p = subprocess.run([sys.executable, "-m", "hpsearch", "coarse", "--space", str(sp), "--out", "r.json"],
+                           cwd=tmp_path, stdout=w, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert p.returncode == code, p.stderr
+    assert "Traceback" not in p.stderr and "Broken pipe" not in p.stderr
+    assert results_file.read(tmp_path / "r.json")["progress"]["done"] == 4
+
+
 def test_progress_bar_on_a_terminal(tmp_path):
     import pty
     import select
