@@ -57,7 +57,7 @@ def load(spec: str, label_column: str | None = None, *, flatten: bool = False, c
         channel_axis = raw.channel_axis if raw.channel_axis is not None else guess_channel_axis(image_shape)
         X = X.reshape(X.shape[0], int(np.prod(image_shape)))  # a view for C-ordered X (a memmap stays one)
     return make_dataset(X, raw.y, spec, image_shape=image_shape, channel_axis=channel_axis, files=raw.files,
-                        label_names=raw.label_names, check=check)
+                        label_names=raw.label_names, check=check, text_labels=raw.text_labels)
 
 
 def guess_channel_axis(image_shape: tuple[int, ...]) -> int | None:
@@ -69,7 +69,7 @@ def guess_channel_axis(image_shape: tuple[int, ...]) -> int | None:
 
 
 def make_dataset(X: np.ndarray, y: np.ndarray, name: str, *, image_shape=None, channel_axis=None, files=(),
-                 label_names=None, check: bool = True) -> Dataset:
+                 label_names=None, check: bool = True, text_labels: tuple[str, ...] | None = None) -> Dataset:
     """Validate raw arrays and remap the labels to 0..C-1. X is kept as given (no copy of a memmap)."""
     if not isinstance(X, np.ndarray):
         X = np.asarray(X)
@@ -95,7 +95,9 @@ def make_dataset(X: np.ndarray, y: np.ndarray, name: str, *, image_shape=None, c
     names = None
     if label_names is not None and classes.size and classes[0] >= 0 and classes[-1] < len(label_names):
         names = tuple(label_names[c] for c in classes)
-    return Dataset(X=X, y=y_idx.astype(np.int64), classes=tuple(int(c) for c in classes), name=name,
+    # the labels as they appear in the data: integers, or the text a CSV gave them (y then indexes text_labels)
+    labels = tuple(text_labels[c] for c in classes) if text_labels else tuple(int(c) for c in classes)
+    return Dataset(X=X, y=y_idx.astype(np.int64), classes=labels, name=name,
                    fingerprint=fingerprint(X, y_idx), image_shape=image_shape, channel_axis=channel_axis,
                    files=tuple(files), label_names=names)
 

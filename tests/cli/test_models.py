@@ -171,3 +171,34 @@ def test_a_model_file_of_an_unknown_version_is_refused(tmp_path):
 
     with pytest.raises(ModelFileError, match="version 99"):
         hpsearch.load_model(path)
+
+
+def test_csv_class_names_travel_from_the_data_to_the_model_and_back(tmp_path):
+    # a CSV whose label column holds names: the model file keeps the names; evaluate matches the test file's
+    # classes by name (a test file may lack a class); predict prints names
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = np.where(X[:, 0] > 0.3, "cat", np.where(X[:, 1] > 0, "dog", "bird"))
+
+    def write(path, rows):
+        path.write_text("a,b,c,species\n" + "".join(",".join(f"{v:.4f}" for v in X[i]) + f",{y[i]}\n"
+                                                    for i in rows))
+
+    write(tmp_path / "train.csv", range(300))
+    no_bird = [i for i in range(100) if y[i] != "bird"]
+    write(tmp_path / "test.csv", no_bird)
+    r = run("train", "--data", tmp_path / "train.csv", "--epochs", "8", "--save", tmp_path / "m.npz", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    m = hpsearch.load_model(tmp_path / "m.npz")
+    assert m.classes == ("bird", "cat", "dog") and m.header["classes"] == ["bird", "cat", "dog"]
+    r = run("evaluate", tmp_path / "m.npz", "--data", tmp_path / "test.csv", "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["samples"] == len(no_bird) and set(out["per_class"]) <= {"bird", "cat", "dog"}
+    predicted = m.predict(X[no_bird])
+    assert out["accuracy"] == pytest.approx(float(np.mean(predicted == y[no_bird])))
+    r = run("predict", tmp_path / "m.npz", "--data", tmp_path / "test.csv")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "row,label,p_bird,p_cat,p_dog"
+    assert [ln.split(",")[1] for ln in lines[1:]] == list(predicted)

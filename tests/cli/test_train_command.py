@@ -86,7 +86,7 @@ def files(tmp_path):
     f["unreadable"] = tmp_path / "garbage.csv"
     f["unreadable"].write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
     f["strlabels"] = tmp_path / "labels.csv"
-    f["strlabels"].write_text("a,b,label\n1,2,cat\n3,4,dog\n")
+    f["strlabels"].write_text("a,b,label\n1,2,cat\n3,4,\n")
     f["nan"] = tmp_path / "nan.npz"
     np.savez(f["nan"], X=np.array([[1.0, np.nan], [2.0, 3.0]] * 10), y=np.array([0, 1] * 10))
     f["inf"] = tmp_path / "inf.npz"
@@ -101,7 +101,7 @@ def files(tmp_path):
 @pytest.mark.parametrize("args,code,needles", [
     (["--data", "/no/such/file.csv"], 2, ["--data", "no such file", "digits"]),
     (["--data", "FILE:unreadable"], 2, ["garbage.csv", "not a text CSV"]),
-    (["--data", "FILE:strlabels"], 2, ["labels.csv", "must be integers", "'cat'"]),
+    (["--data", "FILE:strlabels"], 2, ["labels.csv", "line 3", "the label is empty"]),
     (["--data", "FILE:nan"], 2, ["nan.npz", "NaN"]),
     (["--data", "FILE:inf"], 2, ["inf.npz", "inf"]),
     (["--data", "FILE:oneclass"], 2, ["one.npz", "only one class"]),

@@ -66,8 +66,17 @@ def test_csv_last_column_and_named_label(tmp_path):
     assert dataset.load(str(q)).X.shape == (2, 2)
 
 
+def test_csv_class_names_are_the_classes_and_y_indexes_them_in_sorted_order(tmp_path):
+    p = tmp_path / "named.csv"
+    p.write_text("a,b,species\n1,2,dog\n3,4,cat\n5,6,dog\n7,8,bird\n")
+    ds = dataset.load(str(p))
+    assert ds.classes == ("bird", "cat", "dog")  # the labels as they appear in the file
+    np.testing.assert_array_equal(ds.y, [2, 1, 2, 0])
+    np.testing.assert_array_equal(ds.X, [[1, 2], [3, 4], [5, 6], [7, 8]])
+
+
 @pytest.mark.parametrize("content,match", [
-    ("a,b,label\n1,2,cat\n3,4,dog\n", "must be integers"),
+    ("a,b,label\n1,2,cat\n3,4,\n", "line 3, column 'label': the label is empty"),
     ("a,b,label\n1,2,0.5\n3,4,1\n", "must be integers"),
     ("a,b,label\n1,x,0\n3,4,1\n", "is not a number"),
     ("a,b,label\n1,2,0\n3,4\n", "fields"),

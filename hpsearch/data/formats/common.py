@@ -25,6 +25,7 @@ class Raw:
     image: bool = False  # the format defines X as images (IDX, CIFAR): flattened without --flatten
     channel_axis: int | None = None  # channel axis within one sample's shape, when the format fixes it
     label_names: tuple[str, ...] | None = field(default=None)  # class names in label order (CIFAR's batches.meta.txt)
+    text_labels: tuple[str, ...] | None = None  # labels written as text (a CSV's "cat", "dog"): y holds their indices
 
 
 def head(path: Path, n: int = 8) -> bytes:

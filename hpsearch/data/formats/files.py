@@ -106,12 +106,15 @@ def load_csv(path: Path, label_column: str | None = None):
                 raise DataError(f"{path}: line {r}, column {header[i]!r}: {row[i]!r} is not a number",
                                 "features must be numeric") from None
         labels.append(row[li].strip())
-    try:
-        y = np.array([float(v) for v in labels])
-    except ValueError:
-        bad = next(v for v in labels if not _is_float(v))
-        raise DataError(f"{path}: labels in column {header[li]!r} must be integers, got {bad!r}",
-                        "encode classes as 0..C-1 or pick the label column with --label-column") from None
+    if not all(_is_float(v) for v in labels):  # class names ("cat", "dog"): y holds their index, in sorted order
+        if "" in labels:
+            raise DataError(f"{path}: line {labels.index('') + 2}, column {header[li]!r}: the label is empty",
+                            "give every row a label, or pick the label column with --label-column")
+        names = sorted(set(labels))
+        index = {n: i for i, n in enumerate(names)}
+        return Raw(X, np.array([index[v] for v in labels], dtype=np.int64), files=(str(path),),
+                   text_labels=tuple(names))
+    y = np.array([float(v) for v in labels])
     odd = [v for v, f in zip(labels, y) if not (np.isfinite(f) and f == int(f) and abs(f) < 2**53)]
     if odd:
         raise DataError(f"{path}: labels in column {header[li]!r} must be integers of ordinary size, got {odd[0]!r}",
