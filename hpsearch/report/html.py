@@ -13,6 +13,7 @@ import hashlib
 from importlib import resources
 
 from hpsearch.config.plain import fmt, strict
+from hpsearch.config.train import RELU_FAMILY
 from hpsearch.report import html_plots as plots
 from hpsearch.report import search as search_report
 from hpsearch.report.html_stage import Stage, complete, diagnosis, hover_data, label, script_json, stage
@@ -156,9 +157,16 @@ def _summary(st: Stage) -> str:
     searched = ", ".join(_range_text(p) for p in st.params)
     kv.append(("searched", esc(searched or "nothing")))
     fixed = d.get("fixed") or {}
-    keep = [k for k in ("hidden", "activation", "optimizer", "batch_size", "init_scale", "dropout") if k in fixed]
-    if keep:
-        kv.append(("fixed", esc(", ".join(f"{k} {label(fixed[k])}" for k in keep))))
+    shown = {k: fixed[k] for k in ("hidden", "activation", "optimizer", "batch_size") if k in fixed}
+    if "activation" in fixed or "init" in fixed:  # the init the trials used (null: the activation's default)
+        init = fixed.get("init") or ("he" if fixed.get("activation", "relu") in RELU_FAMILY else "xavier")
+        shown["init"] = init
+        if init == "small" and "init_scale" in fixed:  # the scale only applies to the small init
+            shown["init_scale"] = fixed["init_scale"]
+    if "dropout" in fixed:
+        shown["dropout"] = fixed["dropout"]
+    if shown:
+        kv.append(("fixed", esc(", ".join(f"{k} {label(v)}" for k, v in shown.items()))))
     narrowed = settings.get("narrowed")
     if isinstance(narrowed, dict):
         kv.append(("narrowed", esc(_narrowed(narrowed))))

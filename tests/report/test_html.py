@@ -137,6 +137,20 @@ def test_the_page_is_one_self_contained_file(tmp_path):
         assert needle in body, needle
 
 
+@pytest.mark.parametrize("fixed, shown, hidden", [
+    ({"activation": "relu", "init": None, "init_scale": 0.01}, "init he", "init_scale"),
+    ({"activation": "tanh", "init": None, "init_scale": 0.01}, "init xavier", "init_scale"),
+    ({"activation": "relu", "init": "small", "init_scale": 0.05}, "init small, init_scale 0.05", None),
+])
+def test_the_fixed_settings_name_the_init_the_trials_used(fixed, shown, hidden):
+    # a null init is the activation's default; init_scale only applies to the small init
+    d = doc()
+    d["fixed"] = {**d.get("fixed", {}), **fixed}
+    body = "".join(Page(html.render([("coarse.json", d)])).text)
+    assert shown in body
+    assert hidden is None or hidden not in body
+
+
 def test_each_plot_marks_every_trial_by_its_status():
     d = doc()
     p = page(d)
