@@ -32,7 +32,7 @@ MODEL = "Model and training: fixed for every trial (unset: the space file's)"
 
 
 @flags.with_data_flags
-@flags.with_model_flags(MODEL)
+@flags.with_model_flags(MODEL, default="the space file's, else {}")
 @flags.with_run_flags
 def coarse(
     space: Space = "coarse",

@@ -172,13 +172,21 @@ def was_given(ctx: typer.Context, name: str) -> bool:
 
 def with_model_flags(panel: str = MODEL, *, default: str | None = None, epochs: bool | str = False):
     """`model`: the flags the user gave, as config keys (model_overrides: --hidden parsed, --lr-decay implying
-    exp), the flags shown in `panel` with TrainConfig's defaults, or `default` for all (fine: "the parent's");
+    exp), the flags shown in `panel` with TrainConfig's defaults, or `default` for all (fine: "the parent's";
+    with "{}" in it, TrainConfig's default goes there: coarse's "the space file's, else {}");
     `epochs`: --epochs belongs to the group too ("hidden": accepted, not shown)."""
     shown_epochs = in_panel(Epochs, hidden=True) if epochs == "hidden" else Epochs
     group = dict(MODEL_FLAGS, **({"epochs": (shown_epochs, _TRAIN.epochs)} if epochs else {}))
     shown = {}
     for k, (a, value) in group.items():
-        a = in_panel(a, panel) if default is None else in_panel(a, panel, show_default=default)
+        if default is None:
+            a = in_panel(a, panel)
+        elif "{}" in default:
+            own = get_args(a)[1].show_default
+            own = own if isinstance(own, str) else "on" if value is True else "off" if value is False else value
+            a = in_panel(a, panel, show_default=default.format(own))
+        else:
+            a = in_panel(a, panel, show_default=default)
         shown[k] = (a, value)
     return flag_group("model", shown, lambda given, _: model_overrides(**given), unset=tuple(group))
 

@@ -59,6 +59,13 @@ def test_every_option_shows_its_default_or_is_a_flag(name):
     assert "<bool>" not in text and "[default: None]" not in text
 
 
+def test_a_search_commands_model_defaults_say_where_an_unset_flag_comes_from():
+    # coarse: the space file's value (the built-in space searches lr and reg), TrainConfig's when it sets none;
+    # fine: the parent's. A bare TrainConfig default (--lr 0.005) would never apply to the searched keys
+    lr = {name: next(p for p in options(name) if p.opts[0] == "--lr").show_default for name in ("coarse", "fine")}
+    assert lr == {"coarse": f"the space file's, else {train_config.TrainConfig().lr}", "fine": "the parent's"}
+
+
 @pytest.mark.parametrize("name", COMMANDS)
 def test_help_is_in_panels_readable_at_80_columns(name):
     r = run(name, "--help")
