@@ -133,6 +133,9 @@ def _targets(save: str | None, jobs: list) -> list:
     from hpsearch.errors import ConfigError
 
     if len(jobs) == 1:
+        if save.endswith(("/", os.sep)):  # a folder is for --top K; one model is one file
+            raise ConfigError(f"--save {save}: names a folder, and one model is saved as one file",
+                              "give a file name, e.g. --save model.npz (a folder is for --top K)", key="save")
         try:
             files.check_output(save)
         except files.NotReadable as e:

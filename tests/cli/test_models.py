@@ -153,6 +153,10 @@ def test_bad_model_files_and_mismatched_data_are_one_line_errors(search, tmp_pat
     assert_one_line_error(run("evaluate", empty, "--data", test), 2, "no model files")
     assert_one_line_error(run("train", "--trial", 1), 2, "--from")
     assert_one_line_error(run("train", "--from", search, "--trial", 999, "--quiet"), 2, "no trial 999")
+    # one model is one file: a folder name (trailing slash) is refused before training, not after it
+    assert_one_line_error(run("train", "--from", search, "--save", f"{tmp_path}/newdir/", "--quiet"), 2,
+                          "--save", "names a folder", "--top K")
+    assert not (tmp_path / "newdir").exists()
 
 
 def test_a_model_file_of_an_unknown_version_is_refused(tmp_path):
