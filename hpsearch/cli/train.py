@@ -59,6 +59,10 @@ def train(
         data_given = ctx.get_parameter_source("data").name == "COMMANDLINE"
         jobs, spec = _from_results(from_, trial, top, overrides, data_flags.spec if data_given else None)
     targets = _targets(save, jobs)
+    if save is None and len(jobs) > 1:
+        from hpsearch.cli.errors import warn_line
+
+        warn_line(f"{len(jobs)} models are trained and reported but not kept (add --save FOLDER to keep them)")
     out = console(json_out)
     payloads = []
     splits: dict = {}  # dtype -> the split: loaded once for all the --top models
@@ -105,6 +109,10 @@ def _from_results(path: str, number: int | None, top: int | None, overrides: dic
         if not ranked:
             raise ConfigError(f"--from {path}: no complete trial to train", "rerun the search (see its warnings)")
         chosen = ranked[:top or 1]
+        if top is not None and top > len(ranked):
+            from hpsearch.cli.errors import warn_line
+
+            warn_line(f"--top {top}: {path} has {len(ranked)} complete trial(s); training those")
     study_seed = doc["settings"].get("seed", 0)
     jobs = []
     for t in chosen:

@@ -118,6 +118,17 @@ def test_top_k_final_saves_a_model_per_configuration_and_evaluate_ensembles_them
     assert float((pred == y[:300]).mean()) == pytest.approx(ev["accuracy"])
 
 
+def test_top_k_says_when_fewer_trials_exist_and_when_nothing_is_kept(search, tmp_path):
+    complete = sum(t["status"] == "complete" for t in results_file.read(search)["trials"])
+    r = run("train", "--from", search, "--top", complete + 5, "--epochs", "1", "--save", tmp_path / "all",
+            "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert f"--top {complete + 5}" in r.stderr and f"has {complete} complete trial(s)" in r.stderr
+    assert len(list((tmp_path / "all").iterdir())) == complete
+    r = run("train", "--from", search, "--top", 2, "--epochs", "1", "--quiet")
+    assert r.exit_code == 0 and "not kept (add --save FOLDER" in r.stderr
+
+
 def test_an_ensemble_of_identical_models_is_that_model(search, tmp_path):
     model = tmp_path / "one.npz"
     assert run("train", "--from", search, "--save", model, "--quiet").exit_code == 0
