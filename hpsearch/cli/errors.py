@@ -61,6 +61,23 @@ def _choice_message(e) -> str | None:
     return f"{param.opts[0]} must be one of {names}; got {value!r}"
 
 
+def _number_message(e) -> str | None:
+    """'--epochs must be an integer; got 'five'' for a value that is not a number of the flag's type (Pydantic's
+    own text names neither the value nor a fix); None for other usage errors."""
+    param = getattr(e, "param", None)
+    desc = getattr(param, "type_descriptor", None)
+    kind = {int: "an integer", float: "a number"}.get(getattr(desc, "annotation", None))
+    if kind is None or not getattr(param, "opts", None):
+        return None
+    try:
+        err = e.__cause__.errors()[0]
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+    if not str(err.get("type", "")).endswith("_parsing"):  # a range check (min/max) keeps its own message
+        return None
+    return f"{param.opts[0]} must be {kind}; got {err.get('input')!r}"
+
+
 class PipeSafe:
     """sys.stdout for a reader that may go away early (`hpsearch coarse | head -2`): the first BrokenPipeError
     points the descriptor at /dev/null and the rest of the output is dropped, so the command still finishes
@@ -142,7 +159,7 @@ class HPSearchGroup(UntypedFlags, TyperGroup):
             if state["debug"]:
                 raise
             cmd = f" {e.ctx.command_path}" if getattr(e, "ctx", None) is not None else ""
-            message = _choice_message(e) or e.format_message()
+            message = _choice_message(e) or _number_message(e) or e.format_message()
             fail_line(f"{message} (see 'hpsearch{cmd.replace('hpsearch', '', 1)} --help')")
             rv = e.exit_code
         except _Abort:

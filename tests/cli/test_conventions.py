@@ -101,6 +101,17 @@ def test_a_wrong_choice_is_one_line_naming_the_flag_and_the_values(command, flag
     assert_one_line_error(r, 2, f"{flag} must be one of {', '.join(CHOICES[flag])}; got 'nope'")
 
 
+@pytest.mark.parametrize("command, flag, value, kind", [
+    ("coarse", "--epochs", "five", "an integer"), ("coarse", "--epochs", "1.5", "an integer"),
+    ("train", "--lr", "x1", "a number"), ("coarse", "--val-fraction", "abc", "a number"),
+])
+def test_a_value_that_is_not_a_number_is_one_line_naming_the_flag_and_the_value(command, flag, value, kind):
+    r = run(command, flag, value)
+    assert r.exit_code == 2
+    assert r.stderr.strip() == (f"hpsearch: error: {flag} must be {kind}; got {value!r} "
+                                f"(see 'hpsearch {command} --help')")
+
+
 def test_a_flag_given_at_its_default_value_still_counts_as_given(tmp_path):
     """Defaults are shown in --help, yet `--lr 0.005` (the default) fixes lr instead of leaving it searched."""
     base = ["coarse", "--trials", "2", "--epochs", "1", "--hidden", "8", "--quiet", "--json"]
