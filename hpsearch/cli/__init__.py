@@ -46,7 +46,7 @@ def _root(
     """--debug is read by HPSearchGroup.main from the arguments (before parsing, so usage errors see it too)."""
 
 
-for command in (train, sanity, data, coarse, fine, report, evaluate, predict, worker, export):  # the order of --help
+for command in (sanity, coarse, fine, train, evaluate, predict, report, data, worker, export):  # --help: the recipe's order
     command.register(app)
 
 

@@ -18,7 +18,7 @@ def predict(
     out: Annotated[Optional[str], typer.Option("--out", rich_help_panel=flags.OUTPUT, show_default="stdout",
                                                help="CSV file to write.")] = None,
 ) -> None:
-    """Predict with saved models (an ensemble when several): one CSV row per sample, `row,label,p_<class>...`."""
+    """Predict with saved models (an ensemble when several): one CSV row per sample (row, label, p_<class> per class)."""
     import csv
     import io
     import sys
