@@ -79,10 +79,10 @@ def _number_message(e) -> str | None:
 
 
 class PipeSafe:
-    """sys.stdout for a reader that may go away early (`hpsearch coarse | head -2`): the first BrokenPipeError
-    points the descriptor at /dev/null and the rest of the output is dropped, so the command still finishes
-    (its results file is written before its report anyway) and exits with its own code (0, or 1 for a failed
-    gate), not click's 1 for a broken pipe. Everything else is the wrapped stream's."""
+    """sys.stdout (and stderr) for a reader that may go away early (`hpsearch coarse | head -2`, `2>&1 | head`):
+    the first BrokenPipeError points the descriptor at /dev/null and the rest of the output is dropped, so the
+    command still finishes (its results file is written before its report anyway) and exits with its own code
+    (0, or 1 for a failed gate), not click's 1 for a broken pipe. Everything else is the wrapped stream's."""
 
     def __init__(self, stream):
         self._stream = stream
@@ -121,9 +121,11 @@ class HPSearchGroup(UntypedFlags, TyperGroup):
         import threading
 
         args = list(sys.argv[1:] if args is None else args)
-        stdout = sys.stdout  # (set before the SIGTERM handler: nothing runs between it and the try below)
-        if not isinstance(stdout, PipeSafe) and stdout is not None:
-            sys.stdout = PipeSafe(stdout)
+        # (set before the SIGTERM handler: nothing runs between it and the try below)
+        streams = {name: getattr(sys, name) for name in ("stdout", "stderr")}
+        for name, stream in streams.items():
+            if stream is not None and not isinstance(stream, PipeSafe):
+                setattr(sys, name, PipeSafe(stream))
         before = state["debug"]  # per call: a caller in the same process (tests) is not left in debug mode
         state["debug"] = before or "--debug" in args
         previous = None
@@ -135,7 +137,11 @@ class HPSearchGroup(UntypedFlags, TyperGroup):
             rv = self._run(args, prog_name, complete_var, extra)
         finally:
             state["debug"] = before
-            sys.stdout = stdout
+            for name, stream in streams.items():  # what is still buffered goes out through the wrapper first
+                current = getattr(sys, name)
+                if isinstance(current, PipeSafe) and current._stream is stream:
+                    current.flush()
+                setattr(sys, name, stream)
             if previous is not None:  # a caller in the same process (tests, another program) gets its own back
                 signal.signal(signal.SIGTERM, previous)
         code = rv if isinstance(rv, int) else 0

@@ -38,10 +38,18 @@ def predict(
     if out is None:
         sys.stdout.write(buf.getvalue())
         return
+    import os
+    import stat
+
     from hpsearch.config.files import write_atomic
 
     try:
-        write_atomic(out, lambda f: f.write(buf.getvalue()))
+        st = os.lstat(out) if os.path.lexists(out) else None
+        if st is None or stat.S_ISREG(st.st_mode):  # a regular file: replaced whole or not at all
+            write_atomic(out, lambda f: f.write(buf.getvalue()))
+        else:  # a link, a device, a FIFO (/dev/stdout, >(gzip ...)): written into, never replaced
+            with open(out, "w", newline="") as f:
+                f.write(buf.getvalue())
     except OSError as e:
         raise OutputError(f"--out {out}: cannot write ({e.strerror})", "choose a writable path") from None
 

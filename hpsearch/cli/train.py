@@ -58,7 +58,7 @@ def train(
     else:
         data_given = ctx.get_parameter_source("data").name == "COMMANDLINE"
         jobs, spec = _from_results(from_, trial, top, overrides, data_flags.spec if data_given else None)
-    targets = _targets(save, jobs)
+    targets = _targets(save, jobs, as_folder=top is not None)
     if save is None and len(jobs) > 1:
         from hpsearch.cli.errors import warn_line
 
@@ -129,8 +129,9 @@ def _from_results(path: str, number: int | None, top: int | None, overrides: dic
     return jobs, spec
 
 
-def _targets(save: str | None, jobs: list) -> list:
-    """Where each model file goes (None: not saved); checked writable before any training."""
+def _targets(save: str | None, jobs: list, as_folder: bool = False) -> list:
+    """Where each model file goes (None: not saved); checked writable before any training. With --top K
+    (`as_folder`), --save names a folder of trial-N.npz files, however many configurations there are."""
     import os
 
     from hpsearch.errors import OutputError
@@ -140,7 +141,7 @@ def _targets(save: str | None, jobs: list) -> list:
     from hpsearch.config import files
     from hpsearch.errors import ConfigError
 
-    if len(jobs) == 1:
+    if not as_folder:
         if save.endswith(("/", os.sep)):  # a folder is for --top K; one model is one file
             raise ConfigError(f"--save {save}: names a folder, and one model is saved as one file",
                               "give a file name, e.g. --save model.npz (a folder is for --top K)", key="save")
@@ -149,7 +150,7 @@ def _targets(save: str | None, jobs: list) -> list:
         except files.NotReadable as e:
             raise ConfigError(f"--save {save}: {e.reason}", "give a new file name, e.g. --save model.npz",
                               key="save") from None
-    if len(jobs) > 1:
+    if as_folder:
         folder = Path(save)
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -75,16 +75,33 @@ def check_output(path) -> None:
 
 
 def write_atomic(path, write, binary: bool = False) -> None:
-    """Write the file `path` atomically: `write(f)` fills a temporary file beside it, which is fsync'd and then
-    renamed over `path` (os.replace), so a reader sees the old file or the whole new one, never a part. The new
-    file gets the old one's mode, or what open() gives a new file (not mkstemp's 0600). On failure nothing is
-    left behind and the old file is intact. Raises OSError."""
-    import tempfile
+    """Write the regular file `path` atomically: `write(f)` fills a temporary file beside it, which is fsync'd and
+    then renamed over `path` (os.replace), so a reader sees the old file or the whole new one, never a part. A new
+    file gets what open() gives (the umask applies, not mkstemp's 0600), an existing one keeps its mode; an existing
+    file this process may not write is refused (PermissionError), as open() would. On failure nothing is left
+    behind and the old file is intact. Raises OSError. (For a device, a FIFO or a link, write to it directly.)"""
+    import secrets
 
-    folder = os.path.dirname(os.fspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(os.fspath(path))}.", suffix=".tmp")
+    path = os.fspath(path)
+    folder, name = os.path.dirname(path) or ".", os.path.basename(path)
     try:
-        os.chmod(tmp, _new_mode(path))
+        old = os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        old = None
+    if old is not None and not os.access(path, os.W_OK):
+        raise PermissionError(13, "Permission denied", path)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name[:64]}.{secrets.token_hex(4)}.tmp")  # (a long name stays valid)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(17, "no free temporary name", folder)
+    try:
+        if old is not None:
+            os.chmod(tmp, old)
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
             fd = None
             write(f)
@@ -100,13 +117,3 @@ def write_atomic(path, write, binary: bool = False) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
-
-
-def _new_mode(path) -> int:
-    """The old file's mode, or what open() would give a new file."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask

@@ -158,11 +158,14 @@ def _summary(st: Stage) -> str:
     kv.append(("searched", esc(searched or "nothing")))
     fixed = d.get("fixed") or {}
     shown = {k: fixed[k] for k in ("hidden", "activation", "optimizer", "batch_size") if k in fixed}
-    if "activation" in fixed or "init" in fixed:  # the init the trials used (null: the activation's default)
-        init = fixed.get("init") or ("he" if fixed.get("activation", "relu") in RELU_FAMILY else "xavier")
+    if "init" in fixed:  # the init the trials used (null: the activation's default)
+        init = fixed["init"]
+        if init is None:
+            init = (("he" if fixed["activation"] in RELU_FAMILY else "xavier") if "activation" in fixed
+                    else "he for the ReLU family, else xavier")  # (activation searched)
         shown["init"] = init
-        if init == "small" and "init_scale" in fixed:  # the scale only applies to the small init
-            shown["init_scale"] = fixed["init_scale"]
+    if fixed.get("init", "small") == "small" and "init_scale" in fixed:  # the scale applies to the small init only
+        shown["init_scale"] = fixed["init_scale"]  # (init fixed at small, or searched)
     if "dropout" in fixed:
         shown["dropout"] = fixed["dropout"]
     if shown:

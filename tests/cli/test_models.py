@@ -127,6 +127,10 @@ def test_top_k_says_when_fewer_trials_exist_and_when_nothing_is_kept(search, tmp
     assert len(list((tmp_path / "all").iterdir())) == complete
     r = run("train", "--from", search, "--top", 2, "--epochs", "1", "--quiet")
     assert r.exit_code == 0 and "not kept (add --save FOLDER" in r.stderr
+    # with --top, --save is a folder even for one configuration (README: one trial-N.npz per configuration)
+    r = run("train", "--from", search, "--top", 1, "--epochs", "1", "--save", tmp_path / "one", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert [p.name for p in (tmp_path / "one").iterdir()] == [f"trial-{ranking_best(search)}.npz"]
 
 
 def test_an_ensemble_of_identical_models_is_that_model(search, tmp_path):
@@ -217,3 +221,37 @@ def test_csv_class_names_travel_from_the_data_to_the_model_and_back(tmp_path):
     lines = r.stdout.splitlines()
     assert lines[0] == "row,label,p_bird,p_cat,p_dog"
     assert [ln.split(",")[1] for ln in lines[1:]] == list(predicted)
+
+
+def test_predict_out_replaces_a_regular_file_whole_and_writes_into_a_link_or_a_fifo(search, tmp_path):
+    X, y = digits()
+    data = tmp_path / "d.npz"
+    np.savez(data, X=X[:20], y=y[:20])
+    model = tmp_path / "m.npz"
+    assert run("train", "--from", search, "--epochs", "1", "--save", model, "--quiet").exit_code == 0
+    target = tmp_path / "target.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert run("predict", model, "--data", data, "--out", link).exit_code == 0
+    assert link.is_symlink() and len(target.read_text().splitlines()) == 21  # written through, not replaced
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    import threading
+
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    r = run("predict", model, "--data", data, "--out", fifo)
+    reader.join(timeout=30)
+    assert r.exit_code == 0 and len(got[0].splitlines()) == 21 and fifo.is_fifo()
+    plain = tmp_path / "p.csv"
+    assert run("predict", model, "--data", data, "--out", plain).exit_code == 0
+    assert plain.read_text() == target.read_text()
+
+
+def ranking_best(results) -> int:
+    from hpsearch.results.ranking import rank_key
+
+    doc = results_file.read(results)
+    return sorted((t for t in doc["trials"] if t["status"] == "complete"), key=rank_key)[0]["number"]

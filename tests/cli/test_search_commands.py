@@ -316,6 +316,28 @@ def test_signal_saves_then_the_same_command_resumes_to_exactly_n(tmp_path, sig, 
     assert [t.user_attrs["status"] for t in trials if t.state.name == "FAIL"] in ([], ["interrupted"])
 
 
+def _closed_pipe_run(args, cwd, both: bool):
+    """Run hpsearch with stdout (and stderr when `both`) a pipe whose reader is gone, output block-buffered."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # (small output stays buffered)
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        return subprocess.run([sys.executable, "-m", "hpsearch", *args], cwd=cwd, env=env, stdout=w,
+                              stderr=w if both else subprocess.PIPE, timeout=120)
+    finally:
+        os.close(w)
+
+
+def test_a_closed_stderr_or_a_small_buffered_output_keeps_the_exit_code(tmp_path):
+    # an error line into `2>&1 | head` that already closed: still exit 2; a short report flushed only at exit: 0
+    assert _closed_pipe_run(["coarse", "--data", "nosuch.npz"], tmp_path, both=True).returncode == 2
+    sp = space(tmp_path, trials=2, epochs=1)
+    assert subprocess.run([sys.executable, "-m", "hpsearch", "coarse", "--space", str(sp), "--out", "r.json",
+                           "--quiet"], cwd=tmp_path, capture_output=True, timeout=120).returncode == 0
+    p = _closed_pipe_run(["report", "r.json", "--json"], tmp_path, both=False)
+    assert p.returncode == 0 and b"Traceback" not in p.stderr and b"Exception ignored" not in p.stderr
+
+
 def test_the_resume_hint_after_an_interrupted_fresh_run_drops_fresh(capsys):
     # the same command with --fresh would throw the saved trials away instead of resuming
     from hpsearch.cli.stage import _exit_code

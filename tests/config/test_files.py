@@ -51,3 +51,20 @@ def test_a_failing_write_leaves_the_old_file_intact_and_no_temporary_file(tmp_pa
 def test_a_folder_that_cannot_take_the_file_raises_oserror(tmp_path):
     with pytest.raises(OSError):
         write_atomic(tmp_path / "missing" / "x.csv", lambda f: f.write("x"))
+
+
+def test_a_name_near_the_length_limit_still_gets_a_temporary_file(tmp_path):
+    p = tmp_path / ("m" * 250 + ".npz")  # 254 bytes: the temporary name must not exceed 255
+    write_atomic(p, lambda f: f.write("x"))
+    assert p.read_text() == "x" and [x.name for x in tmp_path.iterdir()] == [p.name]
+
+
+def test_an_existing_file_this_process_may_not_write_is_refused_not_replaced(tmp_path, monkeypatch):
+    p = tmp_path / "locked.csv"
+    p.write_text("old")
+    os.chmod(p, 0o444)
+    # (as root, access() says yes to everything: ask as a user would)
+    monkeypatch.setattr(os, "access", lambda path, mode, **k: not (mode & os.W_OK and os.fspath(path) == str(p)))
+    with pytest.raises(PermissionError):
+        write_atomic(p, lambda f: f.write("new"))
+    assert p.read_text() == "old"

@@ -77,6 +77,8 @@ def test_csv_class_names_are_the_classes_and_y_indexes_them_in_sorted_order(tmp_
 
 @pytest.mark.parametrize("content,match", [
     ("a,b,label\n1,2,cat\n3,4,\n", "line 3, column 'label': the label is empty"),
+    ("a,b,label\n1,2,0\n3,4,1\n5,6,NA\n7,8,1\n", "mix numbers and text \\(line 4: 'NA'\\)"),
+    ("a,b,label\n1,2,7\n3,4,cat\n5,6,dog\n", "mix numbers and text \\(line 2: '7'\\)"),
     ("a,b,label\n1,2,0.5\n3,4,1\n", "must be integers"),
     ("a,b,label\n1,x,0\n3,4,1\n", "is not a number"),
     ("a,b,label\n1,2,0\n3,4\n", "fields"),

@@ -141,11 +141,14 @@ def test_the_page_is_one_self_contained_file(tmp_path):
     ({"activation": "relu", "init": None, "init_scale": 0.01}, "init he", "init_scale"),
     ({"activation": "tanh", "init": None, "init_scale": 0.01}, "init xavier", "init_scale"),
     ({"activation": "relu", "init": "small", "init_scale": 0.05}, "init small, init_scale 0.05", None),
+    ({"init": None, "init_scale": 0.01}, "init he for the ReLU family, else xavier", "init_scale"),  # activation
+    ({"activation": "relu", "init_scale": 0.02}, "init_scale 0.02", "init he"),  # init searched
 ])
 def test_the_fixed_settings_name_the_init_the_trials_used(fixed, shown, hidden):
     # a null init is the activation's default; init_scale only applies to the small init
     d = doc()
-    d["fixed"] = {**d.get("fixed", {}), **fixed}
+    d["fixed"] = {k: v for k, v in d.get("fixed", {}).items() if k not in ("activation", "init", "init_scale")}
+    d["fixed"].update(fixed)  # a key left out is searched
     body = "".join(Page(html.render([("coarse.json", d)])).text)
     assert shown in body
     assert hidden is None or hidden not in body

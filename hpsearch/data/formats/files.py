@@ -106,10 +106,16 @@ def load_csv(path: Path, label_column: str | None = None):
                 raise DataError(f"{path}: line {r}, column {header[i]!r}: {row[i]!r} is not a number",
                                 "features must be numeric") from None
         labels.append(row[li].strip())
-    if not all(_is_float(v) for v in labels):  # class names ("cat", "dog"): y holds their index, in sorted order
-        if "" in labels:
-            raise DataError(f"{path}: line {labels.index('') + 2}, column {header[li]!r}: the label is empty",
-                            "give every row a label, or pick the label column with --label-column")
+    if "" in labels:
+        raise DataError(f"{path}: line {labels.index('') + 2}, column {header[li]!r}: the label is empty",
+                        "give every row a label, or pick the label column with --label-column")
+    numeric = [_is_float(v) for v in labels]
+    if any(numeric) and not all(numeric):  # "NA" or a typo among integers: not a class of its own
+        odd = numeric.index(True) if sum(numeric) * 2 < len(numeric) else numeric.index(False)  # the minority
+        raise DataError(f"{path}: labels in column {header[li]!r} mix numbers and text (line {odd + 2}: "
+                        f"{labels[odd]!r})", "give every row an integer class or every row a class name; drop "
+                        "or fix the others, or pick the label column with --label-column")
+    if not any(numeric):  # class names ("cat", "dog"): y holds their index, in sorted order
         names = sorted(set(labels))
         index = {n: i for i, n in enumerate(names)}
         return Raw(X, np.array([index[v] for v in labels], dtype=np.int64), files=(str(path),),
