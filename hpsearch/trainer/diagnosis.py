@@ -14,7 +14,8 @@ on a run whose loss fell well is no problem. A too-strong reg (the model fits th
 holds a large share of the final loss, or the loss fell to chance level with weights so small that each step
 moves them by more than RATIO_HIGH) is `reg_too_strong`, not `underfitting`. A rise while the weights moved
 < 1% in all (ratio x steps) is noise. A loss pinned at ln C while the weights race is `bad_init` (the signal does
-not get through), as is a flat start (medians, noise-aware) then a drop. A fall that has converged (flat over the
+not get through), as is a flat start (medians, noise-aware) then a sudden drop (SHARP of the fall within
+a fifth of the run: a fall cut short declines at a steady pace). A fall that has converged (flat over the
 last 30%) is `lr_still_high` when the weights still move by > RATIO_HIGH per step, else `underfitting` at a low
 train accuracy; a loss still falling at the end is neither. Contradicting labels are never given together. Thresholds: benchmarks/bench_diagnosis.py.
 """
@@ -36,6 +37,7 @@ PINNED = 0.02  # a smoothed loss within this x ln C of ln C all along is pinned 
 MOVED = 1e-2  # update ratio x steps below this: the weights moved < 1% in all, so a rise is noise, not the lr
 REG_SHARE = 0.25  # the penalty's share of the final loss above which reg dominates the objective
 SQUASHED = 0.5  # a settled data loss above this x ln C at a good train accuracy: reg keeps the softmax near uniform
+SHARP = 0.5  # a bad init's drop: this share of the whole fall within a fifth of the run (_sharp_drop)
 COLLAPSE = 0.85  # a final loss above this x ln C is chance level (weights decayed away under a strong reg)
 
 
@@ -71,6 +73,17 @@ def _flat_start(x: np.ndarray, fall: float, sigma: float) -> bool:
     head = _median(x[:k])  # the very start: a fast first drop is no flat start; one-sided, since a start
     # below the plateau is noise, and 3 sigma of a median of k samples, so noise alone rarely breaks a flat start
     return abs(b - a) <= min(tol * a, 0.1 * fall) and head - a <= min(0.3, max(0.10, 3 * sigma * math.sqrt(1 / k))) * head
+
+
+def _sharp_drop(x: np.ndarray, fall: float) -> bool:
+    """Most of the loss's fall (SHARP of it) happens within a fifth of the run: between the medians of two tenths
+    one apart. A bad init's drop is sudden once the signal gets through; a fall cut short declines at a steady
+    pace (a fifth of its fall per fifth of the run). Medians, so minibatch noise does not make a drop."""
+    k = x.size // 10
+    if k < 1:
+        return True  # too short to tell: the flat start decides
+    med = [_median(x[i * k:(i + 1) * k]) for i in range(10)]
+    return max(med[i] - med[i + 2] for i in range(8)) > SHARP * fall
 
 
 def _noise(x: np.ndarray) -> float:
@@ -176,7 +189,7 @@ def diagnose(result, cfg) -> list[dict]:
                             f"weights so small that each step moves them by {ratio:.1e}")
                 add("reg_too_strong", f"{why} and train accuracy is {result.train_acc:.2f}: regularization too "
                                       "strong, lower reg")
-            elif _flat_start(x, first - last, sigma) and first - last > 0.3 * first:
+            elif _flat_start(x, first - last, sigma) and first - last > 0.3 * first and _sharp_drop(x, first - last):
                 add("bad_init", f"loss flat for the first 30% of training, then dropped ({first:.3g} -> {last:.3g}): "
                                 "suspect the initialization")
             else:
