@@ -21,7 +21,7 @@ For each scenario the recipe then runs: coarse -> fine (narrowed by the new verd
 code in _legacy_verdicts.py) -> the best fine configuration, retrained with two seeds and scored once on a
 held-out test split. Trial scores are compared the same way (best epoch, last epoch, mean of the last epochs).
 
-    python benchmarks/bench_verdicts.py            # the whole battery (~5 min on 2 cores)
+    python benchmarks/bench_verdicts.py            # the whole battery (~14 min, one core)
     python benchmarks/bench_verdicts.py --quick    # one seed per group
 """
 
