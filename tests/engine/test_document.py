@@ -5,35 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+import stages
 
 from hpsearch.config.data import DataSpec
 from hpsearch.config.records import StudyIdentity, StudyMeta
-from hpsearch.config.runtime import Runtime
-from hpsearch.config.space_file import parse_yaml
 from hpsearch.engine import document, identity, stage, storage, trial
 from hpsearch.results import file as results_file
 from hpsearch.results import validate
-
-SPACE = """
-sampler: random
-trials: 8
-epochs: 2
-params:
-  lr: {low: 1.0e-3, high: 30.0, log: true}
-  reg: {low: 1.0e-5, high: 1.0e-1, log: true}
-  activation: {choices: [relu, tanh]}
-  hidden: [20]
-  batch_size: 50
-"""
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A finished local stage on spiral: its request and the results file it wrote."""
     out = tmp_path_factory.mktemp("doc") / "results.json"
-    req = stage.StageRequest(command="coarse", space=parse_yaml(SPACE, "test space"), seed=4,
-                             data=DataSpec("spiral"), out=str(out))
-    outcome = stage.run_stage(req, Runtime())
+    req, outcome = stages.run(out, stages.space(8, 2, hidden=20, activation={"choices": ["relu", "tanh"]}), 4)
     return req, outcome, json.loads(out.read_text())
 
 

@@ -4,6 +4,7 @@ is taken back at once, not after the grace."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -112,17 +113,23 @@ def test_a_lock_left_by_a_killed_process_is_broken_at_once(finished, tmp_path):
     assert not (tmp_path / "r.journal.lock").exists()
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 64 KiB tmpfs (root only); skipped where it cannot be mounted."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+@contextlib.contextmanager
+def _tmpfs(path, options: str):
+    """A tmpfs mounted at `path` with mount `options` (root only), unmounted after; skipped where it cannot be."""
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
-        yield disk
+        yield path
     finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 64 KiB tmpfs."""
+    with _tmpfs(tmp_path / "disk", "size=64k") as disk:
+        yield disk
 
 
 def test_a_full_disk_is_one_line_and_the_search_resumes_once_there_is_room(tiny_disk):
@@ -140,19 +147,13 @@ def test_a_full_disk_is_one_line_and_the_search_resumes_once_there_is_room(tiny_
 
 
 def test_a_read_only_disk_is_one_line_before_anything_runs(tmp_path):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(ro)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with _tmpfs(tmp_path / "ro", "size=64k,ro") as ro:
         for args in (["coarse", "--trials", "2", "--epochs", "1", "--hidden", "4", "--out", str(ro / "r.json")],
                      ["train", "--epochs", "1", "--save", str(ro / "m.npz")]):
             r = subprocess.run([sys.executable, "-m", "hpsearch", *args, "--quiet"], capture_output=True, text=True,
                                timeout=60)
             lines = r.stderr.strip().splitlines()
             assert r.returncode == 3 and len(lines) == 1 and "writable" in lines[0], r.stderr
-    finally:
-        subprocess.run(["umount", "-l", str(ro)], capture_output=True)
 
 
 def test_the_lock_owner_record_names_only_the_lock_it_was_written_for(tmp_path):

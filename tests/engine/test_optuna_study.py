@@ -12,32 +12,17 @@ from collections import Counter
 
 import optuna
 import pytest
+import stages
 from optuna.trial import TrialState, create_trial
 
-from hpsearch.config.data import DataSpec
 from hpsearch.config.runtime import Runtime
-from hpsearch.config.space_file import parse_yaml
-from hpsearch.engine import enqueue, loop, stage, storage, study, trial, update
+from hpsearch.engine import enqueue, loop, storage, study, trial, update
 from hpsearch.engine.plan import make_plan
 
-SPACE = """
-sampler: random
-trials: 10
-epochs: 3
-params:
-  lr: {low: 1.0e-3, high: 30.0, log: true}
-  reg: {low: 1.0e-5, high: 1.0e-1, log: true}
-  hidden: [16]
-  batch_size: 50
-"""
 
-
-def search(tmp_path, url=None, space=SPACE, data="spiral"):
+def search(tmp_path, url=None, data="spiral"):
     """A finished coarse stage: (results document, the study as plain Optuna loads it)."""
-    out = tmp_path / "r.json"
-    req = stage.StageRequest(command="coarse", space=parse_yaml(space, "s.yaml"), seed=3, data=DataSpec(data),
-                             out=str(out), storage=url)
-    doc = stage.run_stage(req, Runtime()).doc
+    doc = stages.run(tmp_path / "r.json", stages.space(10, 3), 3, data, url)[1].doc
     st = optuna.storages.RDBStorage(url) if url else optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "r.journal")))
     return doc, optuna.load_study(study_name="coarse-r", storage=st)
@@ -91,8 +76,7 @@ def test_plain_attrs_take_every_scalar_of_the_record():
 
 
 def start(tmp_path, n=6, epochs=2, name="s"):
-    sp = parse_yaml(SPACE.replace("trials: 10", f"trials: {n}").replace("epochs: 3", f"epochs: {epochs}")
-                    .replace("high: 30.0", "high: 0.1"), "s")  # nothing diverges: every trial has a curve
+    sp = stages.space(n, epochs, lr=(1e-3, 0.1))  # nothing diverges: every trial has a curve
     h = storage.open_study(None, tmp_path / f"{name}.journal", name)
     plan = make_plan(sp, 0)
     enqueue.prepare(h, plan, {"seed": 0, "trials": n}, None, None, Runtime().default_grace)
@@ -202,7 +186,7 @@ def test_a_database_update_is_one_transaction_or_public_calls(tmp_path, monkeypa
     if way == "helpers":
         monkeypatch.setattr(update, "_upsert_rows", lambda *a: False)
     url = request.getfixturevalue("postgres_url") if db == "postgresql" else f"sqlite:///{tmp_path}/x.db"
-    sp = parse_yaml(SPACE.replace("trials: 10", "trials: 2"), "s")
+    sp = stages.space(2, 3)
     h = storage.open_study(url, None, f"x-{tmp_path.name}", fresh=True)
     enqueue.prepare(h, make_plan(sp, 0), {"seed": 0}, None, None, Runtime().default_grace)
     c = study.claim(h, {0, 1}, "me:1")

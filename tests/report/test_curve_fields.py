@@ -9,33 +9,18 @@ import json
 import math
 
 import pytest
+import stages
 
-from hpsearch.config.data import DataSpec
-from hpsearch.config.runtime import Runtime
-from hpsearch.config.space_file import parse_yaml
 from hpsearch.engine import document, stage, storage, trial
 from hpsearch.errors import ResultsError
 from hpsearch.results import file as results_file
-
-SPACE = """
-sampler: random
-trials: 6
-epochs: 2
-params:
-  lr: {low: 1.0e-2, high: 30.0, log: true}
-  reg: {low: 1.0e-5, high: 1.0e-1, log: true}
-  hidden: [10]
-  batch_size: 1
-"""
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A finished stage on spiral at batch 1: 240 iterations an epoch, so its loss curve is downsampled."""
     out = tmp_path_factory.mktemp("curves") / "results.json"
-    req = stage.StageRequest(command="coarse", space=parse_yaml(SPACE, "test space"), seed=3,
-                             data=DataSpec("spiral"), out=str(out))
-    stage.run_stage(req, Runtime())
+    req, _ = stages.run(out, stages.space(6, 2, lr=(1e-2, 30.0), hidden=10, batch_size=1), 3)
     return req, json.loads(out.read_text())
 
 
