@@ -23,6 +23,11 @@ DTYPES = ("float32", "float64")
 REG_KINDS = ("l2", "l1")
 
 
+def default_init(activation: str) -> str:
+    """The init a null `init` means: He for the ReLU family, Xavier for tanh and sigmoid."""
+    return "he" if activation in RELU_FAMILY else "xavier"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     # --- model ---
@@ -71,10 +76,8 @@ class TrainConfig:
 
     @property
     def resolved_init(self) -> str:
-        """The init actually used: He for the ReLU family, Xavier for tanh/sigmoid unless set."""
-        if self.init is not None:
-            return self.init
-        return "he" if self.activation in RELU_FAMILY else "xavier"
+        """The init actually used: the one set, else the activation's default (default_init)."""
+        return self.init if self.init is not None else default_init(self.activation)
 
     def to_dict(self) -> dict:
         d = asdict(self)

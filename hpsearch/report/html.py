@@ -13,7 +13,7 @@ import hashlib
 from importlib import resources
 
 from hpsearch.config.plain import fmt, strict
-from hpsearch.config.train import RELU_FAMILY
+from hpsearch.config.train import default_init
 from hpsearch.report import html_plots as plots
 from hpsearch.report import search as search_report
 from hpsearch.report.html_stage import Stage, complete, diagnosis, hover_data, label, script_json, stage
@@ -161,7 +161,7 @@ def _summary(st: Stage) -> str:
     if "init" in fixed:  # the init the trials used (null: the activation's default)
         init = fixed["init"]
         if init is None:
-            init = (("he" if fixed["activation"] in RELU_FAMILY else "xavier") if "activation" in fixed
+            init = (default_init(fixed["activation"]) if "activation" in fixed
                     else "he for the ReLU family, else xavier")  # (activation searched)
         shown["init"] = init
     if fixed.get("init", "small") == "small" and "init_scale" in fixed:  # the scale applies to the small init only

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from hpsearch.config.train import RELU_FAMILY, TrainConfig
+from hpsearch.config.train import TrainConfig, default_init
 from hpsearch.sanity.types import CheckResult, SanityOptions, build_model, sample_batch
 from hpsearch.trainer.reference.optim import OptimHyper, SlotState, get_rule
 
@@ -138,7 +138,7 @@ def activation_stats(split, cfg: TrainConfig, opts: SanityOptions, rng: np.rando
     if not problems and not fatal:
         return CheckResult("activation_stats", "pass", layers, expected, summary)
     init = cfg.resolved_init
-    good = "he" if cfg.activation in RELU_FAMILY else "xavier"
+    good = default_init(cfg.activation)
     hint = (f"The init ({init}{f', std {cfg.init_scale:g}' if init == 'small' else ''}) does not suit {len(stds)} "
             f"{cfg.activation} layer(s): keep each layer's variance with --init {good} (std "
             f"{'sqrt(2/fan_in)' if good == 'he' else '1/sqrt(fan_in)'}, the Xavier/He lesson) or add --batchnorm")
