@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpsearch.cli import command, env, flags
+from hpsearch.cli.errors import warn_line
 from hpsearch.cli.output import console, emit_json, progress_bar, show_progress
 
 FROM = "From a search"
@@ -60,8 +61,6 @@ def train(
         jobs, spec = _from_results(from_, trial, top, overrides, data_flags.spec if data_given else None)
     targets = _targets(save, jobs, as_folder=top is not None)
     if save is None and len(jobs) > 1:
-        from hpsearch.cli.errors import warn_line
-
         warn_line(f"{len(jobs)} models are trained and reported but not kept (add --save FOLDER to keep them)")
     out = console(json_out)
     payloads = []
@@ -110,8 +109,6 @@ def _from_results(path: str, number: int | None, top: int | None, overrides: dic
             raise ConfigError(f"--from {path}: no complete trial to train", "rerun the search (see its warnings)")
         chosen = ranked[:top or 1]
         if top is not None and top > len(ranked):
-            from hpsearch.cli.errors import warn_line
-
             warn_line(f"--top {top}: {path} has {len(ranked)} complete trial(s); training those")
     study_seed = doc["settings"].get("seed", 0)
     jobs = []

@@ -109,7 +109,8 @@ def load_csv(path: Path, label_column: str | None = None):
     if "" in labels:
         raise DataError(f"{path}: line {labels.index('') + 2}, column {header[li]!r}: the label is empty",
                         "give every row a label, or pick the label column with --label-column")
-    numeric = [_is_float(v) for v in labels]
+    values = [_as_float(v) for v in labels]  # each label parsed once: None where it is not a number
+    numeric = [v is not None for v in values]
     if any(numeric) and not all(numeric):  # "NA" or a typo among integers: not a class of its own
         odd = numeric.index(True) if sum(numeric) * 2 < len(numeric) else numeric.index(False)  # the minority
         raise DataError(f"{path}: labels in column {header[li]!r} mix numbers and text (line {odd + 2}: "
@@ -120,7 +121,7 @@ def load_csv(path: Path, label_column: str | None = None):
         index = {n: i for i, n in enumerate(names)}
         return Raw(X, np.array([index[v] for v in labels], dtype=np.int64), files=(str(path),),
                    text_labels=tuple(names))
-    y = np.array([float(v) for v in labels])
+    y = np.array(values)
     odd = [v for v, f in zip(labels, y) if not (np.isfinite(f) and f == int(f) and abs(f) < 2**53)]
     if odd:
         raise DataError(f"{path}: labels in column {header[li]!r} must be integers of ordinary size, got {odd[0]!r}",
@@ -128,12 +129,11 @@ def load_csv(path: Path, label_column: str | None = None):
     return X, y
 
 
-def _is_float(v: str) -> bool:
+def _as_float(v: str) -> float | None:
     try:
-        float(v)
-        return True
+        return float(v)
     except ValueError:
-        return False
+        return None
 
 
 def load_npy(path: Path, label_column: str | None = None) -> Raw:
