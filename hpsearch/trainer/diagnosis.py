@@ -39,6 +39,9 @@ REG_SHARE = 0.25  # the penalty's share of the final loss above which reg domina
 SQUASHED = 0.5  # a settled data loss above this x ln C at a good train accuracy: reg keeps the softmax near uniform
 SHARP = 0.5  # a bad init's drop: this share of the whole fall within a fifth of the run (_sharp_drop)
 COLLAPSE = 0.85  # a final loss above this x ln C is chance level (weights decayed away under a strong reg)
+TAIL_BLOCKS = 20  # _tail_trend fits its curve to the medians of this many blocks of the run
+TAIL_Z = 2.0  # ... and calls a second-half fall below this many standard errors noise
+_TAUS = np.geomspace(0.003, 30.0, 64)  # the time constants (in run lengths) _tail_trend tries
 
 
 def _median(values) -> float:
@@ -93,17 +96,30 @@ def _noise(x: np.ndarray) -> float:
 
 
 def _tail_trend(x: np.ndarray, sigma: float) -> str:
-    """"falling" or "converged": did the second half of the run still fall by more than DECEL x what the first
+    """"falling" or "converged": does the second half of the run still fall by more than DECEL x what the first
     half fell? A fall that has converged decelerates (an exponential approach to its plateau does most of its fall
-    early); a run cut short still falls at a steady pace. Medians of the first, middle and last tenths of the
-    run make it steady against minibatch noise; the second half's fall must also exceed that noise."""
-    k = max(1, x.size // 10)
+    early); a run cut short still falls at a steady pace. Both falls are read from an exponential approach
+    p + A exp(-t / tau) fitted to the medians of TAIL_BLOCKS blocks of the whole run (least squares, tau on a log
+    grid), so every sample counts and minibatch noise averages out; the second half's fall must also exceed
+    TAIL_Z standard errors of its fitted value (from the per-sample noise `sigma`), else it is noise: converged."""
     if x.size < 6:
         return "falling"
-    mid = x.size // 2
-    a, b, c = (_median(x[:k]), _median(x[mid - k // 2: mid - k // 2 + k]), _median(x[-k:]))
-    noise = 2 * sigma * math.sqrt(2 / k) * c  # two standard errors of a difference of two medians (approx.)
-    return "falling" if b - c > max(DECEL * (a - b), noise) else "converged"
+    nb = min(TAIL_BLOCKS, x.size // 3)
+    m = x.size // nb
+    y = np.median(x[: nb * m].reshape(nb, m), axis=1)
+    t = (np.arange(nb) + 0.5) / nb
+    g = np.exp(-t[None, :] / _TAUS[:, None])  # (taus, blocks)
+    g -= g.mean(axis=1, keepdims=True)
+    yc = y - y.mean()
+    sxx = np.maximum(np.einsum("ij,ij->i", g, g), 1e-300)
+    amp = (g @ yc) / sxx
+    best = int(np.argmin(np.einsum("ij,ij->i", yc - amp[:, None] * g, yc - amp[:, None] * g)))
+    tau, a = float(_TAUS[best]), float(amp[best])
+    half, end = math.exp(-0.5 / tau), math.exp(-1.0 / tau)
+    first, second = a * (1.0 - half), a * (half - end)
+    block_sd = 1.2533 * sigma * _median(y) / math.sqrt(m)  # a median of m samples with log-scale noise sigma
+    se = (half - end) * block_sd / math.sqrt(float(sxx[best]))
+    return "falling" if second > max(DECEL * first, TAIL_Z * se) else "converged"
 
 
 def _ratio(result) -> float | None:

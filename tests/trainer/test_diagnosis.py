@@ -248,3 +248,20 @@ def test_a_small_fall_while_the_weights_barely_moved_is_noise_read_as_lr_too_low
     loss = _noisy(np.linspace(2.3, 1.95, 200), 0.05, 0)
     k = kinds(result(loss, train_acc=0.15, val_acc=0.14, ratio=5e-6))
     assert k[0] == "lr_too_low"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_small_noisy_fall_that_levelled_off_is_underfitting_not_still_learning(seed):
+    """A fall by a quarter that levelled off (time constant 0.28 of the run) under 18% minibatch noise: three
+    tenths of the run cannot tell its shape, the whole run can."""
+    t = np.linspace(0, 1, 2000)
+    loss = _noisy(1.75 + 0.6 * np.exp(-t / 0.28), 0.18, seed)
+    assert kinds(result(loss, train_acc=0.6, val_acc=0.59)) == ["underfitting"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_small_noisy_fall_still_under_way_is_still_learning_not_underfitting(seed):
+    """A steady fall by a quarter (time constant 2.5 run lengths) under 24% noise, 700 minibatches."""
+    t = np.linspace(0, 1, 700)
+    loss = _noisy(2.3 - 0.6 * (1 - np.exp(-t / 2.5)) / (1 - math.exp(-1 / 2.5)), 0.24, seed)
+    assert kinds(result(loss, train_acc=0.6, val_acc=0.59)) == ["still_learning"]
