@@ -22,6 +22,7 @@ train accuracy; a loss still falling at the end is neither. Contradicting labels
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -95,6 +96,15 @@ def _noise(x: np.ndarray) -> float:
     return 1.4826 * _median(steps) / math.sqrt(2) if steps.size else 0.0
 
 
+@functools.lru_cache(maxsize=None)
+def _basis(nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """_tail_trend's centred exp(-t / tau) at the centres of nb blocks, one row per tau, and each row's g.g."""
+    t = (np.arange(nb) + 0.5) / nb
+    g = np.exp(-t[None, :] / _TAUS[:, None])
+    g -= g.mean(axis=1, keepdims=True)
+    return g, np.maximum(np.einsum("ij,ij->i", g, g), 1e-300)
+
+
 def _tail_trend(x: np.ndarray, sigma: float) -> str:
     """"falling" or "converged": does the second half of the run still fall by more than DECEL x what the first
     half fell? A fall that has converged decelerates (an exponential approach to its plateau does most of its fall
@@ -106,14 +116,12 @@ def _tail_trend(x: np.ndarray, sigma: float) -> str:
         return "falling"
     nb = min(TAIL_BLOCKS, x.size // 3)
     m = x.size // nb
-    y = np.median(x[: nb * m].reshape(nb, m), axis=1)
-    t = (np.arange(nb) + 0.5) / nb
-    g = np.exp(-t[None, :] / _TAUS[:, None])  # (taus, blocks)
-    g -= g.mean(axis=1, keepdims=True)
-    yc = y - y.mean()
-    sxx = np.maximum(np.einsum("ij,ij->i", g, g), 1e-300)
-    amp = (g @ yc) / sxx
-    best = int(np.argmin(np.einsum("ij,ij->i", yc - amp[:, None] * g, yc - amp[:, None] * g)))
+    blocks = np.sort(x[: nb * m].reshape(nb, m), axis=1)  # each block's median, without np.median's overhead
+    y = blocks[:, m // 2] if m % 2 else 0.5 * (blocks[:, m // 2 - 1] + blocks[:, m // 2])
+    g, sxx = _basis(nb)
+    gy = g @ (y - y.mean())
+    best = int(np.argmax(gy * gy / sxx))  # least squares: the residual is sum(yc^2) - (g.yc)^2 / g.g
+    amp = gy / sxx
     tau, a = float(_TAUS[best]), float(amp[best])
     half, end = math.exp(-0.5 / tau), math.exp(-1.0 / tau)
     first, second = a * (1.0 - half), a * (half - end)
