@@ -40,6 +40,8 @@ REG_SHARE = 0.25  # the penalty's share of the final loss above which reg domina
 SQUASHED = 0.5  # a settled data loss above this x ln C at a good train accuracy: reg keeps the softmax near uniform
 SHARP = 0.5  # a bad init's drop: this share of the whole fall within a fifth of the run (_sharp_drop)
 COLLAPSE = 0.85  # a final loss above this x ln C is chance level (weights decayed away under a strong reg)
+ACTED = 1.0  # the weights moved by less than their own size over the run (_moved) ...
+FELL_FAR = 3.0  # ... and the loss fell by less than this factor: the penalty has not shaped them, its share says nothing
 TAIL_BLOCKS = 20  # _tail_trend fits its curve to the medians of this many blocks of the run
 TAIL_Z = 2.0  # ... and calls a second-half fall below this many standard errors noise
 _TAUS = np.geomspace(0.003, 30.0, 64)  # the time constants (in run lengths) _tail_trend tries
@@ -197,6 +199,9 @@ def diagnose(result, cfg) -> list[dict]:
             shape = "fell"
             head = max(first, _median(x[:5]))  # a fast first drop is averaged away by the smoothing
             reg_share = _reg_share(result) or 0.0
+            if moved is not None and moved < ACTED and first < FELL_FAR * last:
+                reg_share = 0.0  # the weights are still near their init: the penalty is large because they are, not
+                # because reg shaped them (a too-low lr at a reg the right lr would bear); it has not acted yet
             data_last = last * (1 - reg_share)  # the plateau's data part: a penalty plateau is expected
             weak_fit = result.train_acc is not None and result.train_acc < LOW_ACC
             collapsed = (chance is not None and last > COLLAPSE * chance and ratio is not None and ratio > RATIO_HIGH

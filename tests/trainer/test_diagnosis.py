@@ -148,6 +148,22 @@ def test_a_too_strong_reg_is_not_underfitting():
     assert kinds(r) == ["reg_too_strong"]
 
 
+def test_a_large_penalty_on_weights_that_barely_moved_is_not_reg_too_strong():
+    """The penalty is half the loss because the weights are still at their init scale (they moved 0.3 of their
+    size in all, the loss fell by a fifth): reg has not acted, a too-low lr has; the same curve with weights
+    that moved 3x their size, or a loss that fell 5x, is reg's doing."""
+    loss = 2.3 * (1 - 0.2 * (1 - np.exp(-np.arange(300) / 150)) / (1 - math.exp(-2)))
+    r = result(loss, ratio=1e-3, train_acc=0.3, val_acc=0.29)  # 300 steps x 1e-3 = 0.3
+    r.history.chance_loss, r.history.reg_loss = math.log(10), [0.5 * loss[-1]]
+    assert "reg_too_strong" not in kinds(r)
+    r.history.update_ratio = [{"W1": 1e-2, "W2": 1e-2}]  # 300 x 1e-2 = 3
+    assert kinds(r) == ["reg_too_strong"]
+    fell = 2.3 + 10 * np.exp(-np.arange(300) / 30)
+    r = result(fell, ratio=1e-3, train_acc=0.3, val_acc=0.29)
+    r.history.chance_loss, r.history.reg_loss = math.log(10), [0.5 * fell[-1]]
+    assert kinds(r) == ["reg_too_strong"]
+
+
 def test_a_small_model_at_a_weak_reg_is_underfitting():
     loss = 1.5 + 0.8 * np.exp(-np.arange(300) / 60)
     r = result(loss, ratio=2e-3, train_acc=0.4, val_acc=0.39)
