@@ -49,7 +49,7 @@ VOTES = {  # (param, edge) -> the trial diagnoses that say better values lie pas
     ("reg", "low"): frozenset({"reg_too_strong"}),
     ("reg", "high"): frozenset({"overfitting"}),
 }
-NOT_ABOUT = {"lr": frozenset({"reg_too_strong"})}  # a trial whose diagnosis blames reg does not vote on lr
+NOT_ABOUT = {"lr": frozenset({"reg_too_strong"})}  # a trial whose diagnosis blames reg: no vote on lr, not in its trend
 NEAR_PEAK = {("reg", "high")}  # whether a trial overfits depends on its lr: only trials near the peak's vote
 LEARNED = 0.15  # a trial "learned" when it closes this share of the gap from chance to 100 %
 MOSTLY = 0.5  # this share of trials diverging because of lr makes the lr range "mostly diverged"
@@ -261,13 +261,17 @@ def _split_errors(x: np.ndarray, bad: np.ndarray) -> int:
 
 
 def _limited(rows: list[dict], name: str, lr_div: list[dict]) -> np.ndarray:
-    """The trials that say nothing about `name`'s edges: for lr, those that diverged because of something
-    else (a huge reg). Excluding the trials a diagnosis calls reg- or lr-limited as well was measured and
-    lost more verdicts than it saved (benchmarks/bench_verdicts.py)."""
+    """The trials that say nothing about `name`'s edges, left out of its edge trend: for lr, those that diverged
+    because of something else (a huge reg) and those whose diagnosis blames something else (NOT_ABOUT: a
+    reg_too_strong trial scores low whatever its lr). Leaving out the trials a diagnosis calls lr-limited as
+    well was measured and lost more verdicts than it saved (benchmarks/bench_verdicts.py)."""
     if name != "lr":
         return np.zeros(len(rows), dtype=bool)
     ids = {id(t) for t in lr_div}
-    return np.array([t["status"] == "diverged" and id(t) not in ids for t in rows], dtype=bool)
+    blamed = NOT_ABOUT.get(name, frozenset())
+    return np.array([(t["status"] == "diverged" and id(t) not in ids)
+                     or bool({d.get("kind") for d in t.get("diagnosis") or [] if isinstance(d, dict)} & blamed)
+                     for t in rows], dtype=bool)
 
 
 def _range_text(p: Range) -> str:

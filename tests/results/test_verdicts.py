@@ -420,3 +420,19 @@ def test_a_score_that_is_not_a_number_is_refused():
     doc["trials"][0]["score"] = "0.9"
     with pytest.raises(ResultsError, match=r"trials\[0\]\.score"):
         validate(doc, "s.json")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_trials_blamed_on_reg_do_not_make_a_rise_toward_lr_s_edge(seed):
+    """A bracketing lr range whose lower part of the top band holds trials spoiled by a strong reg (scored
+    near chance, diagnosed reg_too_strong): without them the top band is flat, so no lr edge."""
+    sp = scenarios.space(lr=(1e-6, 1.0), reg=(1e-5, 1e5))
+    doc = scenarios.doc(sp, seed, lr_half=1e-3)
+    band = [t for t in doc["trials"] if t["status"] == "complete" and t["params"]["lr"] >= 10 ** -1.2]
+    spoiled = 0
+    for t in band:
+        if t["params"]["lr"] < 0.25 or t["params"]["reg"] > 1.0:
+            t["val_acc"], t["diagnosis"] = 0.2, [{"kind": "reg_too_strong", "message": "reg_too_strong"}]
+            spoiled += 1
+    assert spoiled >= 2
+    assert not any(p == "lr" for _, p, _ in edges(verdicts.judge(sp, doc["trials"], doc["data"])))
