@@ -436,3 +436,21 @@ def test_trials_blamed_on_reg_do_not_make_a_rise_toward_lr_s_edge(seed):
             spoiled += 1
     assert spoiled >= 2
     assert not any(p == "lr" for _, p, _ in edges(verdicts.judge(sp, doc["trials"], doc["data"])))
+
+
+def test_a_rise_toward_an_edge_must_clear_one_and_a_half_standard_errors(monkeypatch):
+    """The edge test runs on both sides of every axis: a rise of 1.2 standard errors (plus TOL) is noise, one of
+    2 standard errors is a warning. The peak is put at lr's top edge; the trend there is what the test sets."""
+    from hpsearch.results import surface
+
+    sp = scenarios.space(lr=(1e-6, 1e-2), reg=(1e-5, 1e-2))
+    doc = scenarios.doc(sp, 0, lr_half=5e-3)  # the optimum past the top edge: the peak sits on it
+    se = 0.02
+    for z, warned in ((1.2, False), (2.0, True)):
+        rise = z * se + verdicts.TOL
+        monkeypatch.setattr(surface.Surface, "edge_trend",
+                            lambda self, i, at, side, *a, **k: (rise, se, 8.0) if side == "high" else None)
+        for t in doc["trials"]:  # no diagnosis votes: only the trend decides
+            t["diagnosis"] = [{"kind": "healthy", "message": "healthy"}]
+        v = verdicts.judge(sp, doc["trials"], doc["data"])
+        assert (("boundary", "lr", "high") in edges(v)) == warned, (z, v.warnings)
