@@ -222,7 +222,9 @@ def diagnose(result, cfg) -> list[dict]:
                 add("bad_init", f"loss flat for the first 30% of training, then dropped ({first:.3g} -> {last:.3g}): "
                                 "suspect the initialization")
             else:
-                if trend != "falling" and ratio is not None and ratio > RATIO_HIGH and data_last > 0.2 * head:
+                top = min(head, chance) if chance else head  # a first step that blew the loss up (itself a
+                # too-high lr's doing) must not make a plateau look low: at most the loss of uniform predictions
+                if trend != "falling" and ratio is not None and ratio > RATIO_HIGH and data_last > 0.2 * top:
                     add("lr_still_high", f"the loss fell from {head:.3g} and stays at {last:.3g} while the weights "
                                          f"move by {ratio:.1e} of their size per step: learning rate still too high, "
                                          "try a smaller one or a decay")

@@ -281,3 +281,14 @@ def test_a_small_noisy_fall_still_under_way_is_still_learning_not_underfitting(s
     t = np.linspace(0, 1, 700)
     loss = _noisy(2.3 - 0.6 * (1 - np.exp(-t / 2.5)) / (1 - math.exp(-1 / 2.5)), 0.24, seed)
     assert kinds(result(loss, train_acc=0.6, val_acc=0.59)) == ["still_learning"]
+
+
+def test_a_plateau_after_a_blown_up_first_step_is_lr_still_high_not_underfitting():
+    """Plain SGD at lr 1: the first steps blow the loss up to 6 (ln 3 is 1.1), it comes down to a plateau at
+    0.85 with the weights still moving 4 % per step. Next to the spike the plateau looks low; next to the loss
+    of uniform predictions it is not: the lr is still too high, not the model too small."""
+    t = np.linspace(0, 1, 2000)
+    loss = _noisy(0.85 + 5.2 * np.exp(-t / 0.004), 0.15, 0)
+    r = result(loss, ratio=0.04, train_acc=0.77, val_acc=0.77)
+    r.history.chance_loss = math.log(3)
+    assert kinds(r)[0] == "lr_still_high"
