@@ -199,9 +199,9 @@ def diagnose(result, cfg) -> list[dict]:
             shape = "fell"
             head = max(first, _median(x[:5]))  # a fast first drop is averaged away by the smoothing
             reg_share = _reg_share(result) or 0.0
-            if moved is not None and moved < ACTED and first < FELL_FAR * last:
-                reg_share = 0.0  # the weights are still near their init: the penalty is large because they are, not
-                # because reg shaped them (a too-low lr at a reg the right lr would bear); it has not acted yet
+            # weights still near their init (moved < ACTED, the loss fell < FELL_FAR x): the penalty is large
+            # because they are, not because reg shaped them (a too-low lr at a reg the right lr would bear)
+            acted = moved is None or moved >= ACTED or first >= FELL_FAR * last
             data_last = last * (1 - reg_share)  # the plateau's data part: a penalty plateau is expected
             weak_fit = result.train_acc is not None and result.train_acc < LOW_ACC
             collapsed = (chance is not None and last > COLLAPSE * chance and ratio is not None and ratio > RATIO_HIGH
@@ -210,7 +210,7 @@ def diagnose(result, cfg) -> list[dict]:
             trend = _tail_trend(x, sigma)
             squashed = (not weak_fit and result.train_acc is not None and chance is not None
                         and data_last > SQUASHED * chance and trend == "converged")
-            if (weak_fit and (reg_share > REG_SHARE or collapsed)) or squashed:
+            if (weak_fit and ((reg_share > REG_SHARE and acted) or collapsed)) or squashed:
                 why = (f"the data loss settled at {data_last:.3g}, near chance level (ln C {chance:.3g}), although "
                        f"train accuracy is {result.train_acc:.2f}: the predictions are nearly uniform" if squashed
                        else f"the penalty is {100 * reg_share:.0f}% of the final loss {last:.3g}" if reg_share > REG_SHARE
