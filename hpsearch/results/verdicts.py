@@ -158,12 +158,21 @@ def judge(space: Space, trials: list[dict], data: dict | None = None) -> Verdict
     explained = any(name != "lr" for name in edges)  # e.g. a reg far too strong
     slow = sum(bool({d.get("kind") for d in t.get("diagnosis") or [] if isinstance(d, dict)} & SLOW)
                for t in done)
-    if (top - chance) < LEARNED * (1 - chance) and not explained:
+    learned = (top - chance) >= LEARNED * (1 - chance)
+    if lr_div and len(lr_div) >= MOSTLY * len(counted):  # before "nothing learned": the few trials that survived
+        # a mostly diverging range score near chance because their lr is too high as well
+        if learned and "lr" in axes:  # keep the region that trained
+            out.append(_mostly_diverged(space, axes["lr"], len(lr_div), len(counted)))
+        else:  # no region trained: move the range down by its width, as when every trial diverged
+            k, n = len(lr_div), len(counted)
+            out.append(_move(space, "mostly_diverged", False, f"{k} of {n} trials diverged",
+                             f"{k} of {n} trials diverged because of lr and none of the others learned: the lr "
+                             "range {rng} is likely too high", f"{k} of {n} diverged; {n - k} complete, best smoothed "
+                             f"val_acc {top:.3f} against chance {chance:.3f}"))
+    elif not learned and not explained:
         out.append(nothing_learned_warning(space, len(done), top, chance, lr_div))
     elif slow >= VOTE_SHARE * len(done) and not lr_div and not explained:
         out.append(_mostly_slow(space, slow, len(done)))
-    elif lr_div and len(lr_div) >= MOSTLY * len(counted) and "lr" in axes:
-        out.append(_mostly_diverged(space, axes["lr"], len(lr_div), len(counted)))
     moved = {w["param"] for w in out}
     out += [w for name, w in edges.items() if name not in moved]
     return Verdict(axes, out, len(counted), scores)

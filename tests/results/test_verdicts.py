@@ -454,3 +454,18 @@ def test_a_rise_toward_an_edge_must_clear_one_and_a_half_standard_errors(monkeyp
             t["diagnosis"] = [{"kind": "healthy", "message": "healthy"}]
         v = verdicts.judge(sp, doc["trials"], doc["data"])
         assert (("boundary", "lr", "high") in edges(v)) == warned, (z, v.warnings)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_mostly_diverging_range_whose_few_survivors_learned_nothing_moves_lr_down(seed):
+    """45 of 50 trials diverge and the few that survive score at chance (their lr is too high as well): that is
+    a range mostly too high, not "nothing learned, check the model", which suggests nothing."""
+    sp = scenarios.space(lr=(1.0, 1e3), reg=(1e-5, 1e-2))
+    doc = scenarios.doc(sp, seed)
+    survivors = [t for t in doc["trials"] if t["status"] == "complete"]
+    assert 1 <= len(survivors) <= 0.2 * len(doc["trials"])
+    for t in survivors:
+        t["val_acc"], t["diagnosis"] = scenarios.CHANCE + 0.01, [{"kind": "lr_too_high", "message": "lr_too_high"}]
+    v = verdicts.judge(sp, doc["trials"], doc["data"])
+    assert edges(v) == {("mostly_diverged", "lr", "low")}, v.warnings
+    assert v.warnings[0]["suggested"]["high"] <= 1.0
