@@ -289,6 +289,9 @@ def main() -> None:
            synth["HELD-OUT-8"] + [(s, g) for _, s, _, g in real8])
     report("HELD-OUT-9 (synthetic seeds 9000.., real fits on spiral, waves and a ninth gauss40 draw, fit seeds 16 and 17)",
            synth["HELD-OUT-9"] + [(s, g) for _, s, _, g in real9])
+    pooled = held + held2 + sum(([*synth[f"HELD-OUT-{k}"], *[(s, g) for _, s, _, g in r]]
+                                 for k, r in zip(range(3, 10), (real3, real4, real5, real6, real7, real8, real9))), [])
+    report("every held-out set pooled (HELD-OUT..HELD-OUT-9)", pooled)
     if real:
         report("real fits only (all five data sets, seeds 0 and 1)", [(s, g) for _, s, _, g in real])
 
