@@ -58,7 +58,9 @@ def train(
         spec = data_flags
     else:
         data_given = ctx.get_parameter_source("data").name == "COMMANDLINE"
-        jobs, spec = _from_results(from_, trial, top, overrides, data_flags.spec if data_given else None)
+        seed_given = ctx.get_parameter_source("seed").name == "COMMANDLINE"
+        jobs, spec = _from_results(from_, trial, top, overrides, data_flags.spec if data_given else None,
+                                   seed if seed_given else None)
     targets = _targets(save, jobs, as_folder=top is not None)
     if save is None and len(jobs) > 1:
         warn_line(f"{len(jobs)} models are trained and reported but not kept (add --save FOLDER to keep them)")
@@ -82,10 +84,12 @@ class Job:
         self.cfg, self.seed, self.trial, self.overridden = cfg, seed, trial, overridden
 
 
-def _from_results(path: str, number: int | None, top: int | None, overrides: dict, data_path: str | None):
+def _from_results(path: str, number: int | None, top: int | None, overrides: dict, data_path: str | None,
+                  seed: int | None = None):
     """The jobs of --from: the chosen trials' configurations (fixed settings + searched values, then the flags
-    given), each with the seed it trained with (--seed does not apply); and the data spec the stage used
-    (--data: where it now lives)."""
+    given), each with the seed it trained with, or `seed` (--seed given: another initialization and shuffling of
+    the same configuration, as for an ensemble of seeds); and the data spec the stage used (--data: where it now
+    lives)."""
     from hpsearch.config.data import DataSpec
     from hpsearch.config.plain import short
     from hpsearch.config.train import TrainConfig
@@ -117,9 +121,12 @@ def _from_results(path: str, number: int | None, top: int | None, overrides: dic
         with flags.naming_flags(ConfigError):
             cfg = TrainConfig.from_dict(base).with_(**overrides)
         given = {k: v for k, v in overrides.items() if base.get(k) != (list(v) if isinstance(v, tuple) else v)}
+        changed = {k: f"{short(base.get(k))} -> {short(v)}" for k, v in given.items()}
+        if seed is not None:
+            changed["seed"] = f"the trial's -> {seed}"
         # a trial trains with its configuration's seed (with halving, number = rung x configs + config)
-        jobs.append(Job(cfg, trial_seeds(study_seed, t.get("config", t["number"]))[1], t,
-                        {k: f"{short(base.get(k))} -> {short(v)}" for k, v in given.items()}))
+        jobs.append(Job(cfg, seed if seed is not None else trial_seeds(study_seed, t.get("config", t["number"]))[1],
+                        t, changed))
     spec = DataSpec.from_dict(doc["data"]).with_(fingerprint=doc["data"]["fingerprint"])
     if data_path is not None:  # the stage's data, now at another path (its fingerprint must match)
         spec = spec.with_(spec=data_path)

@@ -92,6 +92,22 @@ def test_train_from_reproduces_the_trial_and_says_what_was_overridden(search, tm
     assert "overridden: epochs 2 -> 3" in r.stderr
 
 
+def test_train_from_with_a_seed_trains_the_same_configuration_from_another_start_and_says_so(search):
+    """--seed overrides the trial's own seed (another init and shuffling, e.g. for an ensemble of seeds); it was
+    silently ignored, so five "seeds" gave five identical models."""
+    own = json.loads(run("train", "--from", search, "--json", "--quiet").stdout)
+    r = run("train", "--from", search, "--seed", 7, "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["seed"] == 7 and own["seed"] != 7
+    assert out["from"]["overridden"] == {"seed": "the trial's -> 7"}
+    assert "overridden: seed the trial's -> 7" in " ".join(r.stderr.split())
+    assert out["config"] == own["config"]  # the same configuration ...
+    assert out["final_loss"] != own["final_loss"]  # ... from another start
+    again = json.loads(run("train", "--from", search, "--seed", 7, "--json", "--quiet").stdout)
+    assert again["val_acc"] == out["val_acc"] and again["final_loss"] == out["final_loss"]
+
+
 def test_top_k_final_saves_a_model_per_configuration_and_evaluate_ensembles_them(search, tmp_path):
     folder = tmp_path / "models"
     r = run("train", "--from", search, "--top", 3, "--final", "--save", folder, "--json", "--quiet")
