@@ -250,47 +250,26 @@ def main() -> None:
     print(H.machine_line(threads))
     print(H.command_line())
     print()
-    sets = {"TUNE": range(0, args.per_kind), "HELD-OUT": range(1000, 1000 + args.per_kind),
-            "HELD-OUT-2": range(2000, 2000 + args.per_kind), "HELD-OUT-3": range(3000, 3000 + args.per_kind),
-            "HELD-OUT-4": range(4000, 4000 + args.per_kind), "HELD-OUT-5": range(5000, 5000 + args.per_kind),
-            "HELD-OUT-6": range(6000, 6000 + args.per_kind), "HELD-OUT-7": range(7000, 7000 + args.per_kind),
-            "HELD-OUT-8": range(8000, 8000 + args.per_kind), "HELD-OUT-9": range(9000, 9000 + args.per_kind)}
-    synth = {}
-    for name, seeds in sets.items():
-        synth[name] = [(kind, {d["kind"] for d in diagnose(synthetic(kind, np.random.default_rng([seed, j])),
-                                                         TrainConfig())})
-                       for j, kind in enumerate(TRUTH) for seed in seeds]
+    # the later held-out sets: (k, fit seeds, Gaussian draw, its name); HELD-OUT-k's synthetic seeds start at k000
+    later = [(2, [2, 3], 7, "a new"), (3, [4, 5], 11, "a third"), (4, [6, 7], 13, "a fourth"),
+             (5, [8, 9], 17, "a fifth"), (6, [10, 11], 19, "a sixth"), (7, [12, 13], 23, "a seventh"),
+             (8, [14, 15], 29, "an eighth"), (9, [16, 17], 31, "a ninth")]
+    sets = {"TUNE": 0, "HELD-OUT": 1000, **{f"HELD-OUT-{k}": 1000 * k for k, *_ in later}}
+    synth = {name: [(kind, {d["kind"] for d in diagnose(synthetic(kind, np.random.default_rng([seed, j])),
+                                                        TrainConfig())})
+                    for j, kind in enumerate(TRUTH) for seed in range(base, base + args.per_kind)]
+             for name, base in sets.items()}
     real = real_results([0, 1], ("digits", "spiral", "gauss40", "cells", "waves")) if not args.no_real else []
-    real2 = real_results([2, 3], ("spiral", "gauss40", "waves"), gauss_seed=7) if not args.no_real else []
-    real3 = real_results([4, 5], ("spiral", "gauss40", "waves"), gauss_seed=11) if not args.no_real else []
-    real4 = real_results([6, 7], ("spiral", "gauss40", "waves"), gauss_seed=13) if not args.no_real else []
-    real5 = real_results([8, 9], ("spiral", "gauss40", "waves"), gauss_seed=17) if not args.no_real else []
-    real6 = real_results([10, 11], ("spiral", "gauss40", "waves"), gauss_seed=19) if not args.no_real else []
-    real7 = real_results([12, 13], ("spiral", "gauss40", "waves"), gauss_seed=23) if not args.no_real else []
-    real8 = real_results([14, 15], ("spiral", "gauss40", "waves"), gauss_seed=29) if not args.no_real else []
-    real9 = real_results([16, 17], ("spiral", "gauss40", "waves"), gauss_seed=31) if not args.no_real else []
-    tune = synth["TUNE"] + [(s, g) for d, s, _, g in real if d in ("digits", "cells")]
-    held = synth["HELD-OUT"] + [(s, g) for d, s, _, g in real if d not in ("digits", "cells")]
-    held2 = synth["HELD-OUT-2"] + [(s, g) for _, s, _, g in real2]
-    report("TUNE (synthetic seeds 0.., real fits on digits and cells)", tune)
-    report("HELD-OUT (synthetic seeds 1000.., real fits on spiral, waves and gauss40)", held)
-    report("HELD-OUT-2 (synthetic seeds 2000.., real fits on spiral, waves and a new gauss40 draw, fit seeds 2 and 3)", held2)
-    report("HELD-OUT-3 (synthetic seeds 3000.., real fits on spiral, waves and a third gauss40 draw, fit seeds 4 and 5)",
-           synth["HELD-OUT-3"] + [(s, g) for _, s, _, g in real3])
-    report("HELD-OUT-4 (synthetic seeds 4000.., real fits on spiral, waves and a fourth gauss40 draw, fit seeds 6 and 7)",
-           synth["HELD-OUT-4"] + [(s, g) for _, s, _, g in real4])
-    report("HELD-OUT-5 (synthetic seeds 5000.., real fits on spiral, waves and a fifth gauss40 draw, fit seeds 8 and 9)",
-           synth["HELD-OUT-5"] + [(s, g) for _, s, _, g in real5])
-    report("HELD-OUT-6 (synthetic seeds 6000.., real fits on spiral, waves and a sixth gauss40 draw, fit seeds 10 and 11)",
-           synth["HELD-OUT-6"] + [(s, g) for _, s, _, g in real6])
-    report("HELD-OUT-7 (synthetic seeds 7000.., real fits on spiral, waves and a seventh gauss40 draw, fit seeds 12 and 13)",
-           synth["HELD-OUT-7"] + [(s, g) for _, s, _, g in real7])
-    report("HELD-OUT-8 (synthetic seeds 8000.., real fits on spiral, waves and an eighth gauss40 draw, fit seeds 14 and 15)",
-           synth["HELD-OUT-8"] + [(s, g) for _, s, _, g in real8])
-    report("HELD-OUT-9 (synthetic seeds 9000.., real fits on spiral, waves and a ninth gauss40 draw, fit seeds 16 and 17)",
-           synth["HELD-OUT-9"] + [(s, g) for _, s, _, g in real9])
-    pooled = held + held2 + sum(([*synth[f"HELD-OUT-{k}"], *[(s, g) for _, s, _, g in r]]
-                                 for k, r in zip(range(3, 10), (real3, real4, real5, real6, real7, real8, real9))), [])
+    report("TUNE (synthetic seeds 0.., real fits on digits and cells)",
+           synth["TUNE"] + [(s, g) for d, s, _, g in real if d in ("digits", "cells")])
+    pooled = synth["HELD-OUT"] + [(s, g) for d, s, _, g in real if d not in ("digits", "cells")]
+    report("HELD-OUT (synthetic seeds 1000.., real fits on spiral, waves and gauss40)", pooled)
+    for k, fit_seeds, draw, which in later:
+        fits = real_results(fit_seeds, ("spiral", "gauss40", "waves"), gauss_seed=draw) if not args.no_real else []
+        rows = synth[f"HELD-OUT-{k}"] + [(s, g) for _, s, _, g in fits]
+        report(f"HELD-OUT-{k} (synthetic seeds {k}000.., real fits on spiral, waves and {which} gauss40 draw, "
+               f"fit seeds {fit_seeds[0]} and {fit_seeds[1]})", rows)
+        pooled = pooled + rows
     report("every held-out set pooled (HELD-OUT..HELD-OUT-9)", pooled)
     if real:
         report("real fits only (all five data sets, seeds 0 and 1)", [(s, g) for _, s, _, g in real])
