@@ -231,6 +231,11 @@ def _ranges(space: Space) -> list[tuple[str, Range]]:
     return [(n, p) for n, p in space.params if isinstance(p, Range) and p.high > p.low]
 
 
+def kinds_of(trial: dict) -> frozenset:
+    """A results-file trial's diagnosis kinds."""
+    return frozenset(d.get("kind") for d in (trial.get("diagnosis") or []) if isinstance(d, dict))
+
+
 def rows_of(space: Space, trials: list[dict]) -> list[dict]:
     """The trials a surface is built from, in its row order: complete (with a score) and diverged ones."""
     ranges = _ranges(space)
@@ -249,8 +254,7 @@ def build(space: Space, trials: list[dict], chance: float, val_samples: int | No
     X = np.array([[to_unit(p, t["params"][n]) for n, p in ranges] for t in rows], dtype=np.float64)
     y = np.array([chance if t["status"] == "diverged" else t["val_acc"] for t in rows], dtype=np.float64)
     div = np.array([t["status"] == "diverged" for t in rows])
-    labels = tuple(frozenset(d.get("kind") for d in (t.get("diagnosis") or []) if isinstance(d, dict))
-                   for t in rows)
+    labels = tuple(kinds_of(t) for t in rows)
     choices = [(n, [json.dumps(plain(c), sort_keys=True) for c in p.choices]) for n, p in space.params
                if isinstance(p, Choice) and len(p.choices) > 1]
     C = np.array([[_index(opts, t["params"].get(n)) for n, opts in choices] for t in rows],

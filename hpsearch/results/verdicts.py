@@ -145,7 +145,7 @@ def judge(space: Space, trials: list[dict], data: dict | None = None) -> Verdict
             fitted = along.fit(along.X, along.C)  # at every trial: the peak's search and the scores share it
             j = along.peak(fitted)
             at, at_c = along.X[j], along.choices_of(j)
-            ax = _axis(along, along.profile(i, at, at_c), at, at_c, _limited(rows, name, lr_div))
+            ax = _axis(along, along.profile(i, at, at_c), at, at_c, _limited(rows, surf.labels, name, lr_div))
             if ax is not None:
                 axes[name] = ax
             fits.append(fitted[0])
@@ -156,8 +156,7 @@ def judge(space: Space, trials: list[dict], data: dict | None = None) -> Verdict
     top = max((ax.peak_score for ax in axes.values()), default=max(t["val_acc"] for t in done))
     edges = {name: w for name, w in ((n, _boundary(ax)) for n, ax in axes.items() if ax.edge) if w is not None}
     explained = any(name != "lr" for name in edges)  # e.g. a reg far too strong
-    slow = sum(bool({d.get("kind") for d in t.get("diagnosis") or [] if isinstance(d, dict)} & SLOW)
-               for t in done)
+    slow = sum(bool(surface.kinds_of(t) & SLOW) for t in done)
     learned = (top - chance) >= LEARNED * (1 - chance)
     if lr_div and len(lr_div) >= MOSTLY * len(counted):  # before "nothing learned": the few trials that survived
         # a mostly diverging range score near chance because their lr is too high as well
@@ -271,7 +270,7 @@ def _split_errors(x: np.ndarray, bad: np.ndarray) -> int:
     return int(np.min(below_bad + above_good))
 
 
-def _limited(rows: list[dict], name: str, lr_div: list[dict]) -> np.ndarray:
+def _limited(rows: list[dict], labels: tuple[frozenset, ...], name: str, lr_div: list[dict]) -> np.ndarray:
     """The trials that say nothing about `name`'s edges, left out of its edge trend: for lr, those that diverged
     because of something else (a huge reg) and those whose diagnosis blames something else (NOT_ABOUT: a
     reg_too_strong trial scores low whatever its lr). Leaving out the trials a diagnosis calls lr-limited as
@@ -280,9 +279,8 @@ def _limited(rows: list[dict], name: str, lr_div: list[dict]) -> np.ndarray:
         return np.zeros(len(rows), dtype=bool)
     ids = {id(t) for t in lr_div}
     blamed = NOT_ABOUT.get(name, frozenset())
-    return np.array([(t["status"] == "diverged" and id(t) not in ids)
-                     or bool({d.get("kind") for d in t.get("diagnosis") or [] if isinstance(d, dict)} & blamed)
-                     for t in rows], dtype=bool)
+    return np.array([(t["status"] == "diverged" and id(t) not in ids) or bool(kinds & blamed)
+                     for t, kinds in zip(rows, labels)], dtype=bool)
 
 
 def _range_text(p: Range) -> str:
