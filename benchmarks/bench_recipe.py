@@ -8,6 +8,7 @@ part, as .npz files (X, y) in a temp folder. Then, on the training part only:
       coarse --data TRAIN.npz --epochs 5 --trials 50 --seed S --quiet --out coarse.json
       fine --from coarse.json --trials 30 --epochs 20 --quiet --out fine.json
       train --from fine.json --top 5 --final --save models/ --quiet   ->  evaluate models/ --data TEST.npz --json
+      train --from fine.json --seeds 5 --final --save seeds/ --quiet  ->  evaluate seeds/ --data TEST.npz --json
       train --from fine.json --final --save best.npz --quiet         ->  evaluate best.npz --data TEST.npz --json
   peers     (Optuna TPESampler / RandomSampler + scikit-learn MLPClassifier, one subprocess each)
       lr (learning_rate_init) 1e-6..1 log, reg (alpha) 1e-5..1e5 log; hidden (100,), solver sgd, momentum 0.9
@@ -23,9 +24,10 @@ part, as .npz files (X, y) in a temp folder. Then, on the training part only:
       known in advance. It runs in this process, outside every CPU figure.
 
 CPU seconds are the children's user+sys CPU (resource.getrusage(RUSAGE_CHILDREN) deltas) for both sides, so
-both include interpreter start-up and imports. "ensemble" = the recipe ending in the top-5 --final ensemble;
-"best config" = the recipe ending in the single best configuration (sanity + coarse + fine are shared, and
-counted in full in both rows). scikit-learn is a benchmark-only dependency (pip install scikit-learn).
+both include interpreter start-up and imports. "top-5 ensemble" = the recipe ending in the top-5 --final
+ensemble; "best config x 5 seeds" = in the best configuration trained from 5 seeds (--seeds 5); "best config" =
+in the single best configuration (sanity + coarse + fine are shared, and counted in full in every row).
+scikit-learn is a benchmark-only dependency (pip install scikit-learn).
 
     python benchmarks/bench_recipe.py                 # digits + blobs40, seeds 0-9 (~4 min on 2 cores)
     python benchmarks/bench_recipe.py --seeds 0,1,2 --data digits
@@ -55,7 +57,11 @@ import numpy as np
 
 PEER_TRIALS = 85        # x PEER_EPOCHS = 850 epoch-equivalents = hpsearch's coarse 50x5 + fine 30x20
 PEER_EPOCHS = 10
-SHORT = {"hpsearch recipe, top-5 ensemble": "ensemble", "hpsearch recipe, best config": "best",
+CONSTRUCTED = ("blobs40", "xor20", "waves", "rings", "cells", "stripes", "sectors")  # bench_verdicts' sets
+RECIPES = (("ensemble", "hpsearch recipe, top-5 ensemble"), ("seeds", "hpsearch recipe, best config x 5 seeds"),
+           ("best", "hpsearch recipe, best config"))
+SHORT = {"hpsearch recipe, top-5 ensemble": "ensemble", "hpsearch recipe, best config x 5 seeds": "seeds",
+         "hpsearch recipe, best config": "best",
          "Optuna TPE + sklearn MLP": "tpe", "Optuna random + sklearn MLP": "random"}
 REFIT_EPOCHS = 20       # = hpsearch fine's epochs, which train --final uses
 TEST_FRACTION = 0.25
@@ -68,10 +74,10 @@ def load(name: str):
     if name == "digits":
         from hpsearch.data.builtin import digits
         return digits()
-    if name in ("blobs40", "xor20"):
+    if name in CONSTRUCTED:
         import bench_verdicts
         return getattr(bench_verdicts, name)()
-    raise SystemExit(f"unknown data set {name!r}: digits, blobs40 or xor20")
+    raise SystemExit(f"unknown data set {name!r}: digits or one of bench_verdicts' {', '.join(CONSTRUCTED)}")
 
 
 def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator):
@@ -148,7 +154,8 @@ def hpsearch_recipe(train: str, test: str, seed: int, folder: str, log: list[str
     if rc != 0:
         return {**out, "error": f"fine exit {rc}"}
     out["search_cpu"] = cpu_shared
-    for key, save, top in (("ensemble", "models/", ["--top", "5"]), ("best", "best.npz", [])):
+    for key, save, top in (("ensemble", "models/", ["--top", "5"]), ("seeds", "seeds/", ["--seeds", "5"]),
+                           ("best", "best.npz", [])):
         rc1, _, cpu1 = run(hp + ["train", "--from", "fine.json", *top, "--final", "--save", save, "--quiet"],
                            folder, log)
         rc2, stdout, cpu2 = run(hp + ["evaluate", save, "--data", test, "--json", "--quiet"], folder, log)
@@ -279,7 +286,7 @@ def pct(xs: list[float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="digits,blobs40", help="comma list: digits, blobs40, xor20")
+    ap.add_argument("--data", default="digits,blobs40", help="comma list: digits, " + ", ".join(CONSTRUCTED))
     ap.add_argument("--seeds", default="0,1,2,3,4,5,6,7,8,9")
     ap.add_argument("--peer-trials", type=int, default=PEER_TRIALS)
     ap.add_argument("--peer-epochs", type=int, default=PEER_EPOCHS)
@@ -331,8 +338,7 @@ def main() -> None:
             log.append(f"--- {name} seed {seed} ({n_train} train / {n_test} test rows)")
             hp = hpsearch_recipe(train, test, seed, folder, log)
             results = {}
-            for key, label in (("ensemble", "hpsearch recipe, top-5 ensemble"),
-                               ("best", "hpsearch recipe, best config")):
+            for key, label in RECIPES:
                 if key in hp and "acc" in hp[key]:
                     results[label] = hp[key]
             for pname, label in (("tpe", "Optuna TPE + sklearn MLP"), ("random", "Optuna random + sklearn MLP")):
@@ -351,8 +357,8 @@ def main() -> None:
                 line += (f"  [hpsearch sanity exit {hp['sanity_rc']}, diverged coarse/fine {hp['diverged']}, "
                          f"epochs run {hp['epochs_run']}, best {fmt_params(hp['best_params'])}; CPU sanity "
                          f"{hp['sanity_cpu']:.1f}s + coarse/fine {hp['search_cpu'] - hp['sanity_cpu']:.1f}s + "
-                         f"final/evaluate {hp['ensemble']['final_cpu']:.1f}s (ensemble) {hp['best']['final_cpu']:.1f}s "
-                         f"(best); members "
+                         f"final/evaluate {hp['ensemble']['final_cpu']:.1f}s (ensemble) {hp['seeds']['final_cpu']:.1f}s "
+                         f"(seeds) {hp['best']['final_cpu']:.1f}s (best); members "
                          f"{' '.join(f'{100 * a:.1f}' for a in hp['ensemble']['members'])}]")
             for pname, label in (("tpe", "Optuna TPE + sklearn MLP"), ("random", "Optuna random + sklearn MLP")):
                 if label in results:
@@ -377,7 +383,7 @@ def main() -> None:
         print(_harness.table(["method", "test accuracy %", "CPU s (mean)", "runs"], table_rows + references))
         print()
         peers = {k: v for k, v in rows.items() if "Optuna" in k}
-        for recipe in ("hpsearch recipe, top-5 ensemble", "hpsearch recipe, best config"):
+        for _, recipe in RECIPES:
             if recipe not in rows or not peers:
                 continue
             best_peer = max(peers, key=lambda k: statistics.mean(peers[k]["acc"]))
@@ -396,7 +402,7 @@ def main() -> None:
                   f"({'no more' if cpu_ok else 'MORE'})")
         print(flush=True)
     print("Target (issue 15): hpsearch's recipe beats the best peer's test accuracy on every data set at no more CPU.")
-    for recipe in ("hpsearch recipe, top-5 ensemble", "hpsearch recipe, best config"):
+    for _, recipe in RECIPES:
         vs = [v for v in verdicts if v[1] == recipe]
         if vs:
             met = all(v[2] for v in vs)

@@ -22,12 +22,17 @@ Trial = Annotated[Optional[int], typer.Option(
 Top = Annotated[Optional[int], typer.Option(
     "--top", min=1, metavar="<int>", rich_help_panel=FROM, show_default="1",
     help="With --from: the top K configurations (the stage's ranking), a model each; --save is then a folder.")]
+Seeds = Annotated[Optional[int], typer.Option(
+    "--seeds", min=1, metavar="<int>", rich_help_panel=FROM, show_default="1",
+    help="With --from: train each chosen configuration N times, from N seeds (the trial's or --seed's, then "
+         "independent ones), for an ensemble of seeds; --save is then a folder.")]
 Final = Annotated[bool, typer.Option(
     "--final", metavar="", rich_help_panel=FROM,
     help="Fit on every training row (training + validation): no validation accuracy is reported.")]
 Save = Annotated[Optional[str], typer.Option(
     "--save", rich_help_panel=flags.OUTPUT, show_default="not saved",
-    help="Write the model file (a folder with --top: one trial-N.npz per configuration).")]
+    help="Write the model file (a folder with --top or --seeds: one trial-N.npz per configuration, "
+         "trial-N-seedI.npz per seed).")]
 
 
 @flags.with_data_flags
@@ -40,6 +45,7 @@ def train(
     from_: From = None,
     trial: Trial = None,
     top: Top = None,
+    seeds: Seeds = None,
     final: Final = False,
     save: Save = None,
     json_out: flags.Json = False,
@@ -51,8 +57,8 @@ def train(
 
     overrides = model
     if from_ is None:
-        if trial is not None or top is not None:
-            raise ConfigError("--trial and --top need --from RESULTS", "e.g. --from results.json --top 5")
+        if trial is not None or top is not None or seeds is not None:
+            raise ConfigError("--trial, --top and --seeds need --from RESULTS", "e.g. --from results.json --top 5")
         cfg = flags.build_config(**overrides)
         jobs = [Job(cfg, seed, None, {})]
         spec = data_flags
@@ -60,8 +66,8 @@ def train(
         data_given = ctx.get_parameter_source("data").name == "COMMANDLINE"
         seed_given = ctx.get_parameter_source("seed").name == "COMMANDLINE"
         jobs, spec = _from_results(from_, trial, top, overrides, data_flags.spec if data_given else None,
-                                   seed if seed_given else None)
-    targets = _targets(save, jobs, as_folder=top is not None)
+                                   seed if seed_given else None, seeds or 1)
+    targets = _targets(save, jobs, as_folder=top is not None or seeds is not None)
     if save is None and len(jobs) > 1:
         warn_line(f"{len(jobs)} models are trained and reported but not kept (add --save FOLDER to keep them)")
     out = console(json_out)
@@ -80,16 +86,34 @@ def train(
 class Job:
     """One configuration to train: its config, seed, the trial it came from, and the flags that overrode it."""
 
-    def __init__(self, cfg, seed, trial: dict | None, overridden: dict):
-        self.cfg, self.seed, self.trial, self.overridden = cfg, seed, trial, overridden
+    def __init__(self, cfg, seed, trial: dict | None, overridden: dict, run: tuple[int, int] | None = None):
+        self.cfg, self.seed, self.trial, self.overridden, self.run = cfg, seed, trial, overridden, run
+
+
+def run_seeds(first, n: int) -> list:
+    """The n seeds of --seeds n: `first` (the trial's seed, or --seed's), then n - 1 independent streams spawned
+    from it (the same for every call: the saved models of a rerun are identical)."""
+    import numpy as np
+
+    base = first if isinstance(first, np.random.SeedSequence) else np.random.SeedSequence(first)
+    copy = np.random.SeedSequence(base.entropy, spawn_key=base.spawn_key)
+    return [first, *copy.spawn(n - 1)] if n > 1 else [first]
+
+
+def seed_record(seed) -> int | list[int]:
+    """A seed as the model file and --json record it: the int, or a SeedSequence's entropy then spawn key."""
+    if isinstance(seed, int):
+        return seed
+    entropy = seed.entropy if isinstance(seed.entropy, (list, tuple)) else [seed.entropy]
+    return [int(e) for e in entropy] + [int(k) for k in seed.spawn_key]
 
 
 def _from_results(path: str, number: int | None, top: int | None, overrides: dict, data_path: str | None,
-                  seed: int | None = None):
+                  seed: int | None = None, n_seeds: int = 1):
     """The jobs of --from: the chosen trials' configurations (fixed settings + searched values, then the flags
     given), each with the seed it trained with, or `seed` (--seed given: another initialization and shuffling of
-    the same configuration, as for an ensemble of seeds); and the data spec the stage used (--data: where it now
-    lives)."""
+    the same configuration, as for an ensemble of seeds), and with `n_seeds` > 1 that many seeds each (run_seeds);
+    and the data spec the stage used (--data: where it now lives)."""
     from hpsearch.config.data import DataSpec
     from hpsearch.config.plain import short
     from hpsearch.config.train import TrainConfig
@@ -125,8 +149,9 @@ def _from_results(path: str, number: int | None, top: int | None, overrides: dic
         if seed is not None:
             changed["seed"] = f"the trial's -> {seed}"
         # a trial trains with its configuration's seed (with halving, number = rung x configs + config)
-        jobs.append(Job(cfg, seed if seed is not None else trial_seeds(study_seed, t.get("config", t["number"]))[1],
-                        t, changed))
+        first = seed if seed is not None else trial_seeds(study_seed, t.get("config", t["number"]))[1]
+        for i, s in enumerate(run_seeds(first, n_seeds), 1):
+            jobs.append(Job(cfg, s, t, changed, (i, n_seeds) if n_seeds > 1 else None))
     spec = DataSpec.from_dict(doc["data"]).with_(fingerprint=doc["data"]["fingerprint"])
     if data_path is not None:  # the stage's data, now at another path (its fingerprint must match)
         spec = spec.with_(spec=data_path)
@@ -134,8 +159,9 @@ def _from_results(path: str, number: int | None, top: int | None, overrides: dic
 
 
 def _targets(save: str | None, jobs: list, as_folder: bool = False) -> list:
-    """Where each model file goes (None: not saved); checked writable before any training. With --top K
-    (`as_folder`), --save names a folder of trial-N.npz files, however many configurations there are."""
+    """Where each model file goes (None: not saved); checked writable before any training. With --top K or
+    --seeds N (`as_folder`), --save names a folder of trial-N.npz files (trial-N-seedI.npz with --seeds), however
+    many configurations there are."""
     import os
 
     from hpsearch.errors import OutputError
@@ -146,9 +172,10 @@ def _targets(save: str | None, jobs: list, as_folder: bool = False) -> list:
     from hpsearch.errors import ConfigError
 
     if not as_folder:
-        if save.endswith(("/", os.sep)):  # a folder is for --top K; one model is one file
+        if save.endswith(("/", os.sep)):  # a folder is for --top K or --seeds N; one model is one file
             raise ConfigError(f"--save {save}: names a folder, and one model is saved as one file",
-                              "give a file name, e.g. --save model.npz (a folder is for --top K)", key="save")
+                              "give a file name, e.g. --save model.npz (a folder is for --top K or --seeds N)",
+                              key="save")
         try:
             files.check_output(save)
         except files.NotReadable as e:
@@ -162,7 +189,8 @@ def _targets(save: str | None, jobs: list, as_folder: bool = False) -> list:
             raise OutputError(f"--save {save}: cannot create the folder ({e.strerror})", "choose a writable path") from None
         if not os.access(folder, os.W_OK):
             raise OutputError(f"--save {save}: folder is not writable", "choose a writable path")
-        return [str(folder / f"trial-{j.trial['number']}.npz") for j in jobs]
+        return [str(folder / f"trial-{j.trial['number']}{'' if j.run is None else f'-seed{j.run[0]}'}.npz")
+                for j in jobs]
     folder = os.path.dirname(os.path.abspath(save))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise OutputError(f"--save {save}: folder {folder} does not exist or is not writable", "choose a writable path")
@@ -200,7 +228,7 @@ def _train_one(job: Job, spec, final: bool, target: str | None, out, json_out: b
     else:
         result = fit(split, cfg, job.seed, threads=threads)
     diagnosis = diagnose(result, cfg)
-    seed_text = job.seed if isinstance(job.seed, int) else list(job.seed.entropy) + list(job.seed.spawn_key)
+    seed_text = seed_record(job.seed)
     if target:
         provenance = {"results": str(Path(source).resolve()) if source else None,
                       "trial": job.trial["number"] if job.trial else None, "seed": seed_text, "final": final,
@@ -211,6 +239,8 @@ def _train_one(job: Job, spec, final: bool, target: str | None, out, json_out: b
     if job.trial is not None:
         payload["from"] = {"results": source, "trial": job.trial["number"], "overridden": job.overridden,
                            "stage_val_acc": job.trial["val_acc"]}
+        if job.run is not None:
+            payload["from"]["run"] = job.run[0]
     if target:
         payload["saved"] = target
     if not quiet:
@@ -239,6 +269,8 @@ def _say_origin(out, job: Job, source, final: bool, split) -> None:
     if job.trial is not None:
         params = ", ".join(f"{k} {cell(v)}" for k, v in job.trial["params"].items())
         text = f"from {source}, trial #{job.trial['number']} ({params})"
+        if job.run is not None:
+            text += f", seed {job.run[0]} of {job.run[1]}"
         if job.overridden:
             text += "; overridden: " + ", ".join(f"{k} {v}" for k, v in job.overridden.items())
         out.print(text)
