@@ -29,7 +29,7 @@ ensemble; "best config x 5 seeds" = in the best configuration trained from 5 see
 in the single best configuration (sanity + coarse + fine are shared, and counted in full in every row).
 scikit-learn is a benchmark-only dependency (pip install scikit-learn).
 
-    python benchmarks/bench_recipe.py                 # digits + blobs40, seeds 0-9 (~4 min on 2 cores)
+    python benchmarks/bench_recipe.py                 # digits + blobs40, seeds 0-9 (~6 min on 2 cores)
     python benchmarks/bench_recipe.py --seeds 0,1,2 --data digits
     python benchmarks/bench_recipe.py --halving 50x5/3/1,150x5/3/1   # plain coarse against coarse --halving
 """

@@ -108,6 +108,35 @@ def test_train_from_with_a_seed_trains_the_same_configuration_from_another_start
     assert again["val_acc"] == out["val_acc"] and again["final_loss"] == out["final_loss"]
 
 
+def test_seeds_trains_each_chosen_configuration_from_n_seeds_the_first_its_own(search, tmp_path):
+    """--seeds N: seed 1 is the trial's own (it reproduces the trial), the others independent starts of the same
+    configuration, each saved as trial-N-seedI.npz; a rerun saves the same models."""
+    own = json.loads(run("train", "--from", search, "--json", "--quiet").stdout)
+    folder = tmp_path / "seeds"
+    r = run("train", "--from", search, "--seeds", 3, "--save", folder, "--json")
+    assert r.exit_code == 0, r.stderr
+    models = json.loads(r.stdout)["models"]
+    best = ranking_best(search)
+    assert sorted(p.name for p in folder.iterdir()) == [f"trial-{best}-seed{i}.npz" for i in (1, 2, 3)]
+    assert [m["from"]["run"] for m in models] == [1, 2, 3] and {m["from"]["trial"] for m in models} == {best}
+    assert models[0]["seed"] == own["seed"] and models[0]["val_acc"] == own["val_acc"]
+    assert len({json.dumps(m["seed"]) for m in models}) == 3  # three different starts ...
+    assert len({m["final_loss"] for m in models}) == 3
+    assert all(m["config"] == own["config"] for m in models)  # ... of one configuration
+    assert "seed 2 of 3" in " ".join(r.stderr.split())
+    again = json.loads(run("train", "--from", search, "--seeds", 3, "--json", "--quiet").stdout)["models"]
+    assert [m["final_loss"] for m in again] == [m["final_loss"] for m in models]
+    # with --top K: K configurations x N seeds; with --seed S the first start is S
+    r = run("train", "--from", search, "--top", 2, "--seeds", 2, "--seed", 5, "--epochs", 1, "--save",
+            tmp_path / "grid", "--json", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    models = json.loads(r.stdout)["models"]
+    assert len(models) == 4 and len(list((tmp_path / "grid").glob("trial-*-seed[12].npz"))) == 4
+    assert [m["seed"] == 5 for m in models] == [True, False, True, False]
+    assert_one_line_error(run("train", "--seeds", 2), 2, "--seeds", "--from")
+    assert_one_line_error(run("train", "--from", search, "--seeds", 0), 2, "--seeds")
+
+
 def test_top_k_final_saves_a_model_per_configuration_and_evaluate_ensembles_them(search, tmp_path):
     folder = tmp_path / "models"
     r = run("train", "--from", search, "--top", 3, "--final", "--save", folder, "--json", "--quiet")
