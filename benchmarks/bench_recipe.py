@@ -8,6 +8,7 @@ part, as .npz files (X, y) in a temp folder. Then, on the training part only:
       coarse --data TRAIN.npz --epochs 5 --trials 50 --seed S --quiet --out coarse.json
       fine --from coarse.json --trials 30 --epochs 20 --quiet --out fine.json
       train --from fine.json --top 5 --final --save models/ --quiet   ->  evaluate models/ --data TEST.npz --json
+      train --from fine.json --top 5 --seeds 2 --final --save top5x2/ --quiet  ->  evaluate top5x2/ ...
       train --from fine.json --seeds 5 --final --save seeds/ --quiet  ->  evaluate seeds/ --data TEST.npz --json
       train --from fine.json --final --save best.npz --quiet         ->  evaluate best.npz --data TEST.npz --json
   peers     (Optuna TPESampler / RandomSampler + scikit-learn MLPClassifier, one subprocess each)
@@ -25,7 +26,8 @@ part, as .npz files (X, y) in a temp folder. Then, on the training part only:
 
 CPU seconds are the children's user+sys CPU (resource.getrusage(RUSAGE_CHILDREN) deltas) for both sides, so
 both include interpreter start-up and imports. "top-5 ensemble" = the recipe ending in the top-5 --final
-ensemble; "best config x 5 seeds" = in the best configuration trained from 5 seeds (--seeds 5); "best config" =
+ensemble; "top-5 x 2 seeds" = in those five configurations each trained from 2 seeds (--seeds 2: 10 models);
+"best config x 5 seeds" = in the best configuration trained from 5 seeds (--seeds 5); "best config" =
 in the single best configuration (sanity + coarse + fine are shared, and counted in full in every row).
 scikit-learn is a benchmark-only dependency (pip install scikit-learn).
 
@@ -58,10 +60,10 @@ import numpy as np
 PEER_TRIALS = 85        # x PEER_EPOCHS = 850 epoch-equivalents = hpsearch's coarse 50x5 + fine 30x20
 PEER_EPOCHS = 10
 CONSTRUCTED = ("blobs40", "xor20", "waves", "rings", "cells", "stripes", "sectors")  # bench_verdicts' sets
-RECIPES = (("ensemble", "hpsearch recipe, top-5 ensemble"), ("seeds", "hpsearch recipe, best config x 5 seeds"),
-           ("best", "hpsearch recipe, best config"))
-SHORT = {"hpsearch recipe, top-5 ensemble": "ensemble", "hpsearch recipe, best config x 5 seeds": "seeds",
-         "hpsearch recipe, best config": "best",
+RECIPES = (("ensemble", "hpsearch recipe, top-5 ensemble"), ("top5x2", "hpsearch recipe, top-5 x 2 seeds"),
+           ("seeds", "hpsearch recipe, best config x 5 seeds"), ("best", "hpsearch recipe, best config"))
+SHORT = {"hpsearch recipe, top-5 ensemble": "ensemble", "hpsearch recipe, top-5 x 2 seeds": "top5x2",
+         "hpsearch recipe, best config x 5 seeds": "seeds", "hpsearch recipe, best config": "best",
          "Optuna TPE + sklearn MLP": "tpe", "Optuna random + sklearn MLP": "random"}
 REFIT_EPOCHS = 20       # = hpsearch fine's epochs, which train --final uses
 TEST_FRACTION = 0.25
@@ -154,8 +156,9 @@ def hpsearch_recipe(train: str, test: str, seed: int, folder: str, log: list[str
     if rc != 0:
         return {**out, "error": f"fine exit {rc}"}
     out["search_cpu"] = cpu_shared
-    for key, save, top in (("ensemble", "models/", ["--top", "5"]), ("seeds", "seeds/", ["--seeds", "5"]),
-                           ("best", "best.npz", [])):
+    for key, save, top in (("ensemble", "models/", ["--top", "5"]),
+                           ("top5x2", "top5x2/", ["--top", "5", "--seeds", "2"]),
+                           ("seeds", "seeds/", ["--seeds", "5"]), ("best", "best.npz", [])):
         rc1, _, cpu1 = run(hp + ["train", "--from", "fine.json", *top, "--final", "--save", save, "--quiet"],
                            folder, log)
         rc2, stdout, cpu2 = run(hp + ["evaluate", save, "--data", test, "--json", "--quiet"], folder, log)
@@ -357,8 +360,8 @@ def main() -> None:
                 line += (f"  [hpsearch sanity exit {hp['sanity_rc']}, diverged coarse/fine {hp['diverged']}, "
                          f"epochs run {hp['epochs_run']}, best {fmt_params(hp['best_params'])}; CPU sanity "
                          f"{hp['sanity_cpu']:.1f}s + coarse/fine {hp['search_cpu'] - hp['sanity_cpu']:.1f}s + "
-                         f"final/evaluate {hp['ensemble']['final_cpu']:.1f}s (ensemble) {hp['seeds']['final_cpu']:.1f}s "
-                         f"(seeds) {hp['best']['final_cpu']:.1f}s (best); members "
+                         f"final/evaluate {hp['ensemble']['final_cpu']:.1f}s (ensemble) {hp['top5x2']['final_cpu']:.1f}s "
+                         f"(top5x2) {hp['seeds']['final_cpu']:.1f}s (seeds) {hp['best']['final_cpu']:.1f}s (best); members "
                          f"{' '.join(f'{100 * a:.1f}' for a in hp['ensemble']['members'])}]")
             for pname, label in (("tpe", "Optuna TPE + sklearn MLP"), ("random", "Optuna random + sklearn MLP")):
                 if label in results:
