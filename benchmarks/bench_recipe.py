@@ -360,9 +360,9 @@ def main() -> None:
                 line += (f"  [hpsearch sanity exit {hp['sanity_rc']}, diverged coarse/fine {hp['diverged']}, "
                          f"epochs run {hp['epochs_run']}, best {fmt_params(hp['best_params'])}; CPU sanity "
                          f"{hp['sanity_cpu']:.1f}s + coarse/fine {hp['search_cpu'] - hp['sanity_cpu']:.1f}s + "
-                         f"final/evaluate {hp['ensemble']['final_cpu']:.1f}s (ensemble) {hp['top5x2']['final_cpu']:.1f}s "
-                         f"(top5x2) {hp['seeds']['final_cpu']:.1f}s (seeds) {hp['best']['final_cpu']:.1f}s (best); members "
-                         f"{' '.join(f'{100 * a:.1f}' for a in hp['ensemble']['members'])}]")
+                         "final/evaluate " + " ".join(f"{hp[k].get('final_cpu', math.nan):.1f}s ({k})"
+                                                      for k, _ in RECIPES) +
+                         "; members " + " ".join(f"{100 * a:.1f}" for a in hp["ensemble"].get("members", [])) + "]")
             for pname, label in (("tpe", "Optuna TPE + sklearn MLP"), ("random", "Optuna random + sklearn MLP")):
                 if label in results:
                     r = results[label]

@@ -57,8 +57,10 @@ def train(
 
     overrides = model
     if from_ is None:
-        if trial is not None or top is not None or seeds is not None:
-            raise ConfigError("--trial, --top and --seeds need --from RESULTS", "e.g. --from results.json --top 5")
+        given = [f for f, v in (("--trial", trial), ("--top", top), ("--seeds", seeds)) if v is not None]
+        if given:
+            raise ConfigError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --from RESULTS",
+                              "e.g. --from results.json --top 5")
         cfg = flags.build_config(**overrides)
         jobs = [Job(cfg, seed, None, {})]
         spec = data_flags
@@ -67,7 +69,7 @@ def train(
         seed_given = ctx.get_parameter_source("seed").name == "COMMANDLINE"
         jobs, spec = _from_results(from_, trial, top, overrides, data_flags.spec if data_given else None,
                                    seed if seed_given else None, seeds or 1)
-    targets = _targets(save, jobs, as_folder=top is not None or seeds is not None)
+    targets = _targets(save, jobs, as_folder=top is not None or (seeds or 1) > 1)
     if save is None and len(jobs) > 1:
         warn_line(f"{len(jobs)} models are trained and reported but not kept (add --save FOLDER to keep them)")
     out = console(json_out)
@@ -91,8 +93,9 @@ class Job:
 
 
 def run_seeds(first, n: int) -> list:
-    """The n seeds of --seeds n: `first` (the trial's seed, or --seed's), then n - 1 independent streams spawned
-    from it (the same for every call: the saved models of a rerun are identical)."""
+    """The n seeds of --seeds n: `first` (the trial's seed, or --seed's), then n - 1 streams spawned from it (the
+    same for every call: the saved models of a rerun are identical). Seed i >= 2 is first's spawn key + (i - 2,);
+    fit draws from its own children of a seed, never from the seed itself, so no two runs share a stream."""
     import numpy as np
 
     base = first if isinstance(first, np.random.SeedSequence) else np.random.SeedSequence(first)
@@ -189,8 +192,16 @@ def _targets(save: str | None, jobs: list, as_folder: bool = False) -> list:
             raise OutputError(f"--save {save}: cannot create the folder ({e.strerror})", "choose a writable path") from None
         if not os.access(folder, os.W_OK):
             raise OutputError(f"--save {save}: folder is not writable", "choose a writable path")
-        return [str(folder / f"trial-{j.trial['number']}{'' if j.run is None else f'-seed{j.run[0]}'}.npz")
-                for j in jobs]
+        targets = [str(folder / f"trial-{j.trial['number']}{'' if j.run is None else f'-seed{j.run[0]}'}.npz")
+                   for j in jobs]
+        # evaluate FOLDER ensembles every model file in it: one left by an earlier run would join silently
+        others = sorted(p.name for p in folder.glob("*.npz") if str(p) not in targets)
+        if others:
+            raise ConfigError(f"--save {save}: the folder already holds {len(others)} model file(s) this run does "
+                              f"not write ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}), which "
+                              "evaluate would ensemble with the new ones", "choose a new folder or empty this one",
+                              key="save")
+        return targets
     folder = os.path.dirname(os.path.abspath(save))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise OutputError(f"--save {save}: folder {folder} does not exist or is not writable", "choose a writable path")

@@ -132,8 +132,21 @@ def test_seeds_trains_each_chosen_configuration_from_n_seeds_the_first_its_own(s
     assert r.exit_code == 0, r.stderr
     models = json.loads(r.stdout)["models"]
     assert len(models) == 4 and len(list((tmp_path / "grid").glob("trial-*-seed[12].npz"))) == 4
-    assert [m["seed"] == 5 for m in models] == [True, False, True, False]
-    assert_one_line_error(run("train", "--seeds", 2), 2, "--seeds", "--from")
+    assert [m["seed"] for m in models] == [5, [5, 0], 5, [5, 0]]  # seed 2 is spawned from --seed's
+    for m in models:  # each file holds the model its JSON reports
+        saved = hpsearch.load_model(m["saved"]).header["provenance"]
+        assert saved["seed"] == m["seed"] and saved["trial"] == m["from"]["trial"]
+        assert m["saved"].endswith(f"trial-{m['from']['trial']}-seed{m['from']['run']}.npz")
+    # --seeds 1 is one model: --save names a file, as without --seeds
+    assert run("train", "--from", search, "--seeds", 1, "--epochs", 1, "--save", tmp_path / "one.npz",
+               "--quiet").exit_code == 0
+    assert (tmp_path / "one.npz").is_file()
+    # a folder holding models this run does not write is refused before training: evaluate would ensemble them
+    r = run("train", "--from", search, "--seeds", 2, "--save", folder, "--quiet")
+    assert_one_line_error(r, 2, "--save", "already holds 1 model file", f"trial-{best}-seed3.npz", "new folder")
+    assert sorted(p.name for p in folder.iterdir()) == [f"trial-{best}-seed{i}.npz" for i in (1, 2, 3)]
+    assert run("train", "--from", search, "--seeds", 3, "--save", folder, "--quiet").exit_code == 0  # a rerun
+    assert_one_line_error(run("train", "--seeds", 2), 2, "--seeds needs --from")
     assert_one_line_error(run("train", "--from", search, "--seeds", 0), 2, "--seeds")
 
 
