@@ -21,11 +21,12 @@ Trial = Annotated[Optional[int], typer.Option(
     help="With --from: this trial instead of the best.")]
 Top = Annotated[Optional[int], typer.Option(
     "--top", min=1, metavar="<int>", rich_help_panel=FROM, show_default="1",
-    help="With --from: the top K configurations (the stage's ranking), a model each; --save is then a folder.")]
+    help="With --from: the top K configurations (the stage's ranking), a model each; --save is then a folder, "
+         "even for 1.")]
 Seeds = Annotated[Optional[int], typer.Option(
     "--seeds", min=1, metavar="<int>", rich_help_panel=FROM, show_default="1",
-    help="With --from: train each chosen configuration N times, from N seeds (the trial's or --seed's, then "
-         "independent ones), for an ensemble of seeds; --save is then a folder.")]
+    help="With --from: train each chosen configuration S times, from S seeds (the trial's or --seed's, then "
+         "independent ones spawned from it), for an ensemble of seeds; --save is then a folder, even for 1.")]
 Final = Annotated[bool, typer.Option(
     "--final", metavar="", rich_help_panel=FROM,
     help="Fit on every training row (training + validation): no validation accuracy is reported.")]
@@ -68,8 +69,8 @@ def train(
         data_given = ctx.get_parameter_source("data").name == "COMMANDLINE"
         seed_given = ctx.get_parameter_source("seed").name == "COMMANDLINE"
         jobs, spec = _from_results(from_, trial, top, overrides, data_flags.spec if data_given else None,
-                                   seed if seed_given else None, seeds or 1)
-    targets = _targets(save, jobs, as_folder=top is not None or (seeds or 1) > 1)
+                                   seed if seed_given else None, seeds)
+    targets = _targets(save, jobs, as_folder=top is not None or seeds is not None)
     if save is None and len(jobs) > 1:
         warn_line(f"{len(jobs)} models are trained and reported but not kept (add --save FOLDER to keep them)")
     out = console(json_out)
@@ -112,10 +113,10 @@ def seed_record(seed) -> int | list[int]:
 
 
 def _from_results(path: str, number: int | None, top: int | None, overrides: dict, data_path: str | None,
-                  seed: int | None = None, n_seeds: int = 1):
+                  seed: int | None = None, n_seeds: int | None = None):
     """The jobs of --from: the chosen trials' configurations (fixed settings + searched values, then the flags
     given), each with the seed it trained with, or `seed` (--seed given: another initialization and shuffling of
-    the same configuration, as for an ensemble of seeds), and with `n_seeds` > 1 that many seeds each (run_seeds);
+    the same configuration, as for an ensemble of seeds), and with `n_seeds` (--seeds) that many seeds each;
     and the data spec the stage used (--data: where it now lives)."""
     from hpsearch.config.data import DataSpec
     from hpsearch.config.plain import short
@@ -153,8 +154,13 @@ def _from_results(path: str, number: int | None, top: int | None, overrides: dic
             changed["seed"] = f"the trial's -> {seed}"
         # a trial trains with its configuration's seed (with halving, number = rung x configs + config)
         first = seed if seed is not None else trial_seeds(study_seed, t.get("config", t["number"]))[1]
+        if n_seeds is None:
+            jobs.append(Job(cfg, first, t, changed))
+            continue
         for i, s in enumerate(run_seeds(first, n_seeds), 1):
-            jobs.append(Job(cfg, s, t, changed, (i, n_seeds) if n_seeds > 1 else None))
+            # a spawned seed is not the one --seed gave: say which it is
+            said = changed if seed is None or i == 1 else {**changed, "seed": f"the trial's -> {seed_record(s)}"}
+            jobs.append(Job(cfg, s, t, said, (i, n_seeds)))
     spec = DataSpec.from_dict(doc["data"]).with_(fingerprint=doc["data"]["fingerprint"])
     if data_path is not None:  # the stage's data, now at another path (its fingerprint must match)
         spec = spec.with_(spec=data_path)
@@ -163,8 +169,8 @@ def _from_results(path: str, number: int | None, top: int | None, overrides: dic
 
 def _targets(save: str | None, jobs: list, as_folder: bool = False) -> list:
     """Where each model file goes (None: not saved); checked writable before any training. With --top K or
-    --seeds N (`as_folder`), --save names a folder of trial-N.npz files (trial-N-seedI.npz with --seeds), however
-    many configurations there are."""
+    --seeds S (`as_folder`), --save names a folder of trial-N.npz files (trial-N-seedI.npz with --seeds), however
+    many models there are."""
     import os
 
     from hpsearch.errors import OutputError
@@ -177,7 +183,7 @@ def _targets(save: str | None, jobs: list, as_folder: bool = False) -> list:
     if not as_folder:
         if save.endswith(("/", os.sep)):  # a folder is for --top K or --seeds N; one model is one file
             raise ConfigError(f"--save {save}: names a folder, and one model is saved as one file",
-                              "give a file name, e.g. --save model.npz (a folder is for --top K or --seeds N)",
+                              "give a file name, e.g. --save model.npz (a folder is for --top K or --seeds S)",
                               key="save")
         try:
             files.check_output(save)
@@ -185,6 +191,9 @@ def _targets(save: str | None, jobs: list, as_folder: bool = False) -> list:
             raise ConfigError(f"--save {save}: {e.reason}", "give a new file name, e.g. --save model.npz",
                               key="save") from None
     if as_folder:
+        if save.endswith(".npz"):  # a folder named like a model file: `evaluate x.npz` would ensemble its contents
+            raise ConfigError(f"--save {save}: --top and --seeds save a folder of model files, and this names a "
+                              "file", "give a folder, e.g. --save models/", key="save")
         folder = Path(save)
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -137,10 +137,17 @@ def test_seeds_trains_each_chosen_configuration_from_n_seeds_the_first_its_own(s
         saved = hpsearch.load_model(m["saved"]).header["provenance"]
         assert saved["seed"] == m["seed"] and saved["trial"] == m["from"]["trial"]
         assert m["saved"].endswith(f"trial-{m['from']['trial']}-seed{m['from']['run']}.npz")
-    # --seeds 1 is one model: --save names a file, as without --seeds
-    assert run("train", "--from", search, "--seeds", 1, "--epochs", 1, "--save", tmp_path / "one.npz",
+    # the first start is --seed's own; a later one is spawned from it, and the output says which it is
+    overridden = [m["from"]["overridden"]["seed"] for m in models]
+    assert overridden == ["the trial's -> 5", "the trial's -> [5, 0]"] * 2
+    # as with --top, --save is a folder even for --seeds 1, and a name that looks like a model file is refused
+    assert run("train", "--from", search, "--seeds", 1, "--epochs", 1, "--save", tmp_path / "one",
                "--quiet").exit_code == 0
-    assert (tmp_path / "one.npz").is_file()
+    assert [p.name for p in (tmp_path / "one").iterdir()] == [f"trial-{best}-seed1.npz"]
+    for flag in ("--seeds", "--top"):
+        r = run("train", "--from", search, flag, 2, "--epochs", 1, "--save", tmp_path / "two.npz", "--quiet")
+        assert_one_line_error(r, 2, "--save", "two.npz", "names a file", "--save models/")
+        assert not (tmp_path / "two.npz").exists()
     # a folder holding models this run does not write is refused before training: evaluate would ensemble them
     r = run("train", "--from", search, "--seeds", 2, "--save", folder, "--quiet")
     assert_one_line_error(r, 2, "--save", "already holds 1 model file", f"trial-{best}-seed3.npz", "new folder")
