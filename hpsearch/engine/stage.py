@@ -114,7 +114,7 @@ def run_stage(req: StageRequest, runtime: Runtime, pool=None, progress: Progress
                 outcome, ended = workers.run(h, plan, split, stopper, pool, None, watch, share and share.path,
                                              threads=1 if req.jobs > 1 else runtime.threads)
     h.sync()
-    problems = tuple(workers.problems(ended))
+    problems = tuple(workers.problems(ended, stopped=pool is not None and pool.stopped is not None))
     _tell(note, problems)
     if outcome.plan is not None and len(outcome.plan.trials) > len(plan.trials):
         plan, ident, meta = identity.plan_of(h)  # another coordinator raised --trials meanwhile: report the study's
@@ -188,7 +188,7 @@ def join_study(storage_url: str, name: str, data: str | None, wait: float, share
                 pool.stop()
             raise
     h.sync()
-    problems = tuple(workers.problems(ended))
+    problems = tuple(workers.problems(ended, stopped=pool is not None and pool.stopped is not None))
     _tell(note, problems)
     plan = outcome.plan or plan  # the study's plan may have grown (a larger --trials) while this worker ran
     done = len(study.done_trials(h, range(len(plan.trials))))

@@ -42,7 +42,7 @@ GO_ENV = "HPSEARCH_WAIT_GO"  # set for a child: read "go" on stdin before openin
 PARENT_ENV = "HPSEARCH_PARENT_PID"  # set for a child: stop when this process (its coordinator) is gone
 STORAGE_ENV = "HPSEARCH_STORAGE"  # the study's storage, for a child (not in argv: a password would show in ps)
 STOP_WAIT = 60.0  # seconds a stopped child may take to record its interrupted trial before SIGKILL
-NORMAL_EXITS = (0, 130, 143, -signal.SIGINT, -signal.SIGTERM)  # done, or stopped (before holding any trial)
+STOP_EXITS = (130, 143, -signal.SIGINT, -signal.SIGTERM)  # a child stopped by SIGINT or SIGTERM
 
 
 @dataclass
@@ -159,10 +159,20 @@ def describe_exit(rc: int) -> str:
     return f"exit {rc}"
 
 
-def problems(ended: list[tuple[int, int]]) -> list[str]:
-    """One warning line per child that did not end normally."""
-    return [f"worker process {pid} {describe_exit(rc)} (a trial it held ran again in another process)"
-            for pid, rc in ended if rc not in NORMAL_EXITS]
+def problems(ended: list[tuple[int, int]], stopped: bool = False) -> list[str]:
+    """One warning line per child that did not end normally: one that failed or was killed, or one stopped by
+    SIGINT or SIGTERM when this command did not stop them (`stopped`: it forwarded a stop), i.e. from outside."""
+    out = []
+    for pid, rc in ended:
+        if rc == 0 or (stopped and rc in STOP_EXITS):
+            continue
+        how = describe_exit(rc) if rc not in STOP_EXITS else f"stopped by {_stop_name(rc)} from outside"
+        out.append(f"worker process {pid} {how} (a trial it held ran again in another process)")
+    return out
+
+
+def _stop_name(rc: int) -> str:
+    return "SIGINT" if rc in (130, -signal.SIGINT) else "SIGTERM"
 
 
 def ran_here(h, plan, outcome, ended: list[tuple[int, int]]) -> int:

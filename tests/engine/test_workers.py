@@ -25,10 +25,16 @@ def test_exits_are_described_in_words():
 
 
 def test_only_abnormal_exits_are_problems():
+    """A child stopped by SIGINT/SIGTERM ended normally when this command stopped it (stopped=True); otherwise
+    the signal came from outside and is reported, as a kill or a failure always is."""
     ended = [(10, 0), (11, 130), (12, -signal.SIGTERM), (13, -signal.SIGKILL), (14, 2)]
-    lines = workers.problems(ended)
+    lines = workers.problems(ended, stopped=True)
     assert lines == ["worker process 13 killed by SIGKILL (a trial it held ran again in another process)",
                      "worker process 14 exit 2 (a trial it held ran again in another process)"]
+    outside = workers.problems(ended, stopped=False)
+    assert outside == ["worker process 11 stopped by SIGINT from outside (a trial it held ran again in another "
+                       "process)", "worker process 12 stopped by SIGTERM from outside (a trial it held ran again in "
+                       "another process)", *lines]
 
 
 @pytest.mark.parametrize("jobs, url, message", [
