@@ -78,6 +78,8 @@ def train(
     splits: dict = {}  # dtype -> the split: loaded once for all the --top models
     for job, target in zip(jobs, targets):
         payloads.append(_train_one(job, spec, final, target, out, json_out, quiet, from_, splits))
+    if len(payloads) > 1 and not quiet:  # after a report per model, what the run left
+        out.print(_summary(payloads, save))
     if json_out:
         from hpsearch.config.plain import strict
 
@@ -270,6 +272,22 @@ def _train_one(job: Job, spec, final: bool, target: str | None, out, json_out: b
         if target:
             out.print(f"saved: {target}")
     return payload
+
+
+def _summary(payloads: list[dict], save: str | None) -> str:
+    """One line after several models: how many, from how many configurations, their accuracy range, and where."""
+    configs = len({p["from"]["trial"] for p in payloads})
+    key = "train_acc" if payloads[0]["final"] else "val_acc"
+    accs = [p[key] for p in payloads if p.get(key) is not None]
+    text = f"{len(payloads)} models from {configs} configuration{'s' if configs > 1 else ''}"
+    if accs:
+        text += f", {key} {min(accs):.4f}-{max(accs):.4f}"
+    diverged = sum(p["status"] == "diverged" for p in payloads)
+    if diverged:
+        text += f", {diverged} diverged"
+    if save is not None:
+        text += f"; saved in {save} (hpsearch evaluate {save} --data TEST ensembles them)"
+    return text
 
 
 def _spans(numbers: list[int]) -> str:

@@ -123,7 +123,10 @@ def test_seeds_trains_each_chosen_configuration_from_n_seeds_the_first_its_own(s
     assert len({json.dumps(m["seed"]) for m in models}) == 3  # three different starts ...
     assert len({m["final_loss"] for m in models}) == 3
     assert all(m["config"] == own["config"] for m in models)  # ... of one configuration
-    assert "seed 2 of 3" in " ".join(r.stderr.split())
+    said = " ".join(r.stderr.split())
+    assert "seed 2 of 3" in said
+    accs = sorted(m["val_acc"] for m in models)  # after the reports, one line says what the run left
+    assert f"3 models from 1 configuration, val_acc {accs[0]:.4f}-{accs[-1]:.4f}; saved in {folder}" in said
     again = json.loads(run("train", "--from", search, "--seeds", 3, "--json", "--quiet").stdout)["models"]
     assert [m["final_loss"] for m in again] == [m["final_loss"] for m in models]
     # with --top K: K configurations x N seeds; with --seed S the first start is S
