@@ -60,10 +60,14 @@ import numpy as np
 PEER_TRIALS = 85        # x PEER_EPOCHS = 850 epoch-equivalents = hpsearch's coarse 50x5 + fine 30x20
 PEER_EPOCHS = 10
 CONSTRUCTED = ("blobs40", "xor20", "waves", "rings", "cells", "stripes", "sectors")  # bench_verdicts' sets
-RECIPES = (("ensemble", "hpsearch recipe, top-5 ensemble"), ("top5x2", "hpsearch recipe, top-5 x 2 seeds"),
-           ("seeds", "hpsearch recipe, best config x 5 seeds"), ("best", "hpsearch recipe, best config"))
-SHORT = {"hpsearch recipe, top-5 ensemble": "ensemble", "hpsearch recipe, top-5 x 2 seeds": "top5x2",
-         "hpsearch recipe, best config x 5 seeds": "seeds", "hpsearch recipe, best config": "best",
+FINALS = {  # the recipe's last step: key -> (row label, train --from flags, --save target)
+    "ensemble": ("hpsearch recipe, top-5 ensemble", ["--top", "5"], "models/"),
+    "top5x2": ("hpsearch recipe, top-5 x 2 seeds", ["--top", "5", "--seeds", "2"], "top5x2/"),
+    "seeds": ("hpsearch recipe, best config x 5 seeds", ["--seeds", "5"], "seeds/"),
+    "best": ("hpsearch recipe, best config", [], "best.npz"),
+}
+RECIPES = tuple((key, label) for key, (label, _, _) in FINALS.items())
+SHORT = {**{label: key for key, label in RECIPES},
          "Optuna TPE + sklearn MLP": "tpe", "Optuna random + sklearn MLP": "random"}
 REFIT_EPOCHS = 20       # = hpsearch fine's epochs, which train --final uses
 TEST_FRACTION = 0.25
@@ -136,7 +140,7 @@ def coarse_args(spec: str | None) -> list[str]:
 
 
 def hpsearch_recipe(train: str, test: str, seed: int, folder: str, log: list[str],
-                    halving: str | None = None, hidden: str | None = None) -> dict:
+                    halving: str | None = None, hidden: str | None = None, finals=tuple(FINALS)) -> dict:
     hp = [sys.executable, "-m", "hpsearch"]
     cpu_shared = 0.0
     out: dict = {"sanity_rc": None}
@@ -156,9 +160,8 @@ def hpsearch_recipe(train: str, test: str, seed: int, folder: str, log: list[str
     if rc != 0:
         return {**out, "error": f"fine exit {rc}"}
     out["search_cpu"] = cpu_shared
-    for key, save, top in (("ensemble", "models/", ["--top", "5"]),
-                           ("top5x2", "top5x2/", ["--top", "5", "--seeds", "2"]),
-                           ("seeds", "seeds/", ["--seeds", "5"]), ("best", "best.npz", [])):
+    for key in finals:
+        _, top, save = FINALS[key]
         rc1, _, cpu1 = run(hp + ["train", "--from", "fine.json", *top, "--final", "--save", save, "--quiet"],
                            folder, log)
         rc2, stdout, cpu2 = run(hp + ["evaluate", save, "--data", test, "--json", "--quiet"], folder, log)
@@ -192,16 +195,18 @@ def oracle_grid(train: str, test: str) -> np.ndarray:
     from hpsearch.data.dataset import make_dataset
     from hpsearch.data.split import split
     from hpsearch.trainer.fit import fit
+    from hpsearch.trainer.saved import SavedModel
 
     tr, te = np.load(train), np.load(test)
     sp = split(make_dataset(tr["X"], tr["y"], "train"), final=True)
-    X_test = ((te["X"].astype(np.float32).astype(np.float64) - sp.mean) / sp.std).astype(np.float32)
     grid = np.zeros((ORACLE_LR.size, ORACLE_REG.size))
     for i, lr in enumerate(ORACLE_LR):
         for j, reg in enumerate(ORACLE_REG):
-            r = fit(sp, TrainConfig(lr=float(lr), reg=float(reg), epochs=REFIT_EPOCHS), seed=0, threads=1)
-            if r.status == "complete" and r.model is not None:
-                grid[i, j] = float((r.model.scores(X_test).argmax(axis=1) == te["y"]).mean())
+            cfg = TrainConfig(lr=float(lr), reg=float(reg), epochs=REFIT_EPOCHS)
+            r = fit(sp, cfg, seed=0, threads=1)
+            if r.status == "complete" and r.model is not None:  # scored as a saved model reads the raw test file
+                model = SavedModel(r.model, cfg, sp.classes, sp.mean, sp.std, header={})
+                grid[i, j] = float((model.predict(te["X"]) == te["y"]).mean())
     return grid
 
 
@@ -451,7 +456,7 @@ def compare_halving(args) -> None:
                 folder = os.path.join(base, "plain" if v is None else v.replace("/", "_"))
                 os.makedirs(folder)
                 log.append(f"--- {name} seed {seed} {label[v]}")
-                hp = hpsearch_recipe(train, test, seed, folder, log, v, args.hidden)
+                hp = hpsearch_recipe(train, test, seed, folder, log, v, args.hidden, finals=("ensemble", "best"))
                 if "error" in hp or "acc" not in hp.get("best", {}) or "acc" not in hp.get("ensemble", {}):
                     line.append(f"{label[v]}: {hp.get('error') or 'failed'}")
                     continue

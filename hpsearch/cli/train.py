@@ -101,9 +101,9 @@ def run_seeds(first, n: int) -> list:
     fit draws from its own children of a seed, never from the seed itself, so no two runs share a stream."""
     import numpy as np
 
-    base = first if isinstance(first, np.random.SeedSequence) else np.random.SeedSequence(first)
-    copy = np.random.SeedSequence(base.entropy, spawn_key=base.spawn_key)
-    return [first, *copy.spawn(n - 1)] if n > 1 else [first]
+    ss = first if isinstance(first, np.random.SeedSequence) else np.random.SeedSequence(first)
+    fresh = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key)  # spawn() counts on the object: not on first
+    return [first, *fresh.spawn(n - 1)]
 
 
 def seed_record(seed) -> int | list[int]:
